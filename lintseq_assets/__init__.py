@@ -1,0 +1,1 @@
+"""lintseq-platform: LintSeq edit sequences as Dagster assets over DuckDB."""

@@ -1,0 +1,245 @@
+"""Which units a name lookup depends on, read off one real pyflakes run.
+
+Re-linting the whole program after every deletion costs a parse and a pyflakes pass per
+step. Deletions only ever remove code, and the only pyflakes errors a deletion can create
+are lookups that no longer find a binding (undefined name, undefined local, undefined
+export); everything else pyflakes reports is a property of a statement that is either
+still there, unchanged, or gone. So we run pyflakes once, on the full program, with hooks
+that record for every lookup the set of bindings that *could* satisfy it (every binding of
+the name pyflakes had seen in each scope it searches, star imports, a surrounding
+`except NameError`, a later `global` statement that silences it). A lookup fails exactly
+when all of those are deleted, and the sampler maintains that with counters.
+
+Where pyflakes' behaviour would depend on more than "is some candidate still there", the
+recorded dependency is stricter than pyflakes, never looser: a state we call clean is
+clean for pyflakes. `lintseq verify` and the corpus tests re-lint every state for real.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+
+from pyflakes import checker as pf
+
+from .lint import LINT_FILENAME, StableChecker
+
+_ANNOTATIONS_ALWAYS_DEFERRED = sys.version_info >= (3, 14)
+
+
+class _LoadRecord:
+    """One lookup as pyflakes performed it, with every binding that could have satisfied it."""
+
+    __slots__ = ("line", "name", "candidates", "own_key", "own_candidates", "own_count", "immortal", "needs_future")
+
+    def __init__(self, line: int, name: str) -> None:
+        self.line = line
+        self.name = name
+        self.candidates: list[object] = []  # bindings, ExceptHandler nodes, Global nodes
+        self.own_key: tuple[int, str] | None = None
+        self.own_candidates: list[object] = []
+        self.own_count = 0
+        self.immortal = False
+        self.needs_future = False
+
+
+class _RecordingChecker(StableChecker):
+    """pyflakes' own traversal, with hooks that record lookups and bindings."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self._history: dict[tuple[int, str], list[pf.Binding]] = {}
+        self._added: dict[tuple[int, str], int] = defaultdict(int)
+        self._stars: dict[int, list[pf.Binding]] = defaultdict(list)
+        self._loads_by_name: dict[str, list[_LoadRecord]] = defaultdict(list)
+        self.loads: list[_LoadRecord] = []
+        self.module_scope: pf.Scope | None = None
+        super().__init__(tree, filename=LINT_FILENAME)
+
+    # -- bindings -------------------------------------------------------------------------
+    def _remember(self, scope: pf.Scope, binding: pf.Binding) -> None:
+        key = (id(scope), binding.name)
+        self._history.setdefault(key, []).append(binding)
+        self._added[key] += 1
+        if isinstance(binding, pf.StarImportation):
+            self._stars[id(scope)].append(binding)
+        if self.module_scope is None and isinstance(binding, pf.Builtin):
+            self.module_scope = scope
+
+    def addBinding(self, node, value):  # noqa: N802 (pyflakes' name)
+        super().addBinding(node, value)
+        for scope in reversed(self.scopeStack):
+            if scope.get(value.name) is value:
+                self._remember(scope, value)
+                break
+
+    def GLOBAL(self, node):  # noqa: N802
+        global_scope = self.scopeStack[0]
+        silences = self.scope is not global_scope
+        super().GLOBAL(node)
+        if not silences:
+            return
+        for name in node.names:
+            # pyflakes drops every UndefinedName already reported for this name.
+            for record in self._loads_by_name.get(name, ()):
+                record.candidates.append(node)
+            for scope in self.scopeStack:
+                binding = scope.get(name)
+                if binding is not None and binding.source is node:
+                    self._remember(scope, binding)
+
+    NONLOCAL = GLOBAL
+
+    def EXCEPTHANDLER(self, node):  # noqa: N802
+        super().EXCEPTHANDLER(node)
+        if node.name is not None:
+            history = self._history.get((id(self.scope), node.name))
+            if history:
+                history[:] = [b for b in history if b.source is not node]
+
+    def handleNodeDelete(self, node):  # noqa: N802
+        scope, name = self.scope, node.id
+        had = name in scope
+        super().handleNodeDelete(node)
+        if name in scope:  # conditional `del`: pyflakes ignores it, so do we
+            return
+        record = _LoadRecord(node.lineno, name)
+        if had:
+            record.candidates.extend(self._history.get((id(scope), name), ()))
+            record.immortal = any(isinstance(b, pf.Builtin) for b in record.candidates)
+            self._history[(id(scope), name)] = []
+        self._keep(record)
+
+    # -- lookups --------------------------------------------------------------------------
+    def handleNodeLoad(self, node, parent):  # noqa: N802
+        name = pf.getNodeName(node)
+        if name:
+            self._record_load(node, name)
+        super().handleNodeLoad(node, parent)
+
+    def _record_load(self, node: ast.AST, name: str) -> None:
+        record = _LoadRecord(node.lineno, name)
+        postponed = self._in_postponed_annotation
+        own = self.scope
+        if isinstance(own, pf.FunctionScope):
+            record.own_key = (id(own), name)
+            record.own_count = self._added[record.own_key]
+        can_access_class_vars = None
+        for scope in reversed(self.scopeStack):
+            if isinstance(scope, pf.ClassScope):
+                if name == "__class__":
+                    record.immortal = True
+                    break
+                if can_access_class_vars is False:
+                    continue
+            for binding in self._history.get((id(scope), name), ()):
+                if isinstance(binding, pf.Annotation) and not postponed:
+                    continue
+                if isinstance(binding, pf.Builtin):
+                    record.immortal = True
+                    continue
+                record.candidates.append(binding)
+                if scope is own and record.own_key is not None:
+                    record.own_candidates.append(binding)
+            if isinstance(scope.get(name), pf.Annotation) and not postponed:
+                continue
+            record.candidates.extend(self._stars.get(id(scope), ()))
+            if can_access_class_vars is not False:
+                can_access_class_vars = isinstance(scope, (pf.TypeScope, pf.ComprehensionScope))
+        if name in pf.DetectClassScopedMagic.names and isinstance(own, pf.ClassScope):
+            record.immortal = True
+        if "NameError" in self.exceptHandlers[-1]:
+            record.candidates.extend(self._name_error_guards(node))
+        if self._in_annotation and self.annotationsFutureEnabled and not _ANNOTATIONS_ALWAYS_DEFERRED:
+            record.needs_future = True
+        self._keep(record)
+
+    def _keep(self, record: _LoadRecord) -> None:
+        self.loads.append(record)
+        self._loads_by_name[record.name].append(record)
+
+    def _name_error_guards(self, node: ast.AST) -> list[ast.ExceptHandler]:
+        """Handlers naming NameError of the innermost try whose body holds `node`."""
+        child, parent = node, self._parents.get(node)
+        while parent is not None:
+            if isinstance(parent, (ast.Try, getattr(ast, "TryStar", ast.Try))) and child in parent.body:
+                return [h for h in parent.handlers if _names_name_error(h)]
+            child, parent = parent, self._parents.get(parent)
+        return []
+
+    # -- after the run ----------------------------------------------------------------------
+    def later_store(self, record: _LoadRecord) -> bool:
+        return record.own_key is not None and self._added[record.own_key] > record.own_count
+
+    def export_lookups(self) -> list[tuple[list[pf.Binding], list[str]]]:
+        """For `__all__`: every binding of it, and the names pyflakes checks against the module."""
+        scope = self.module_scope
+        if scope is None or not isinstance(scope.get("__all__"), pf.ExportBinding):
+            return []
+        exports = [b for b in self._history.get((id(scope), "__all__"), ()) if isinstance(b, pf.ExportBinding)]
+        return [(exports, list(scope["__all__"].names))]
+
+    def module_candidates(self, name: str) -> tuple[list[pf.Binding], bool]:
+        scope = self.module_scope
+        bindings = list(self._history.get((id(scope), name), ())) + list(self._stars.get(id(scope), ()))
+        immortal = any(isinstance(b, pf.Builtin) for b in bindings)
+        return [b for b in bindings if not isinstance(b, pf.Builtin)], immortal
+
+
+def _names_name_error(handler: ast.ExceptHandler) -> bool:
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(t is not None and pf.getNodeName(t) == "NameError" for t in types)
+
+
+@dataclass
+class Dependencies:
+    """Lookups as unit indices: lookup i fails when every unit in `candidates[i]` is gone."""
+
+    load_unit: list[int]
+    candidates: list[tuple[int, ...]]
+    requires: list[list[int]]  # per unit: units that must go when it goes (beyond its block)
+
+
+def _source_line(thing: object) -> int:
+    node = thing.source if isinstance(thing, pf.Binding) else thing
+    return node.lineno
+
+
+def analyse_dependencies(tree: ast.Module, line_unit_of_row: list[int], n_units: int) -> Dependencies:
+    """Run the recording checker over `tree`; `line_unit_of_row[row]` maps 1-based rows to units."""
+    checker = _RecordingChecker(tree)
+    load_unit: list[int] = []
+    candidates: list[tuple[int, ...]] = []
+    requires: list[list[int]] = [[] for _ in range(n_units)]
+
+    def add(unit: int, things: list[object]) -> None:
+        units = {line_unit_of_row[_source_line(t)] for t in things}
+        if not units or unit in units:
+            return  # already an error in the source (tolerated), or it can only go with itself
+        load_unit.append(unit)
+        candidates.append(tuple(sorted(units)))
+
+    future_units = [
+        line_unit_of_row[stmt.lineno]
+        for stmt in tree.body
+        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__" and any(a.name == "annotations" for a in stmt.names)
+    ]
+    for record in checker.loads:
+        unit = line_unit_of_row[record.line]
+        if record.needs_future:
+            for future_unit in future_units:
+                requires[future_unit].append(unit)
+        if checker.later_store(record) and record.own_candidates:
+            add(unit, record.own_candidates)  # falling through to an outer scope is UndefinedLocal
+        elif not record.immortal:
+            add(unit, record.candidates)
+    for exports, names in checker.export_lookups():
+        export_units = sorted({line_unit_of_row[_source_line(b)] for b in exports})
+        for name in names:
+            bindings, immortal = checker.module_candidates(name)
+            if immortal:
+                continue
+            for unit in export_units:
+                add(unit, bindings)
+    return Dependencies(load_unit=load_unit, candidates=candidates, requires=requires)

@@ -1,0 +1,113 @@
+"""The forward phase's output format: insertion-only unified diffs with zero context.
+
+Diff k turns state k into state k+1. Hunk headers are those `difflib.unified_diff(n=0)`
+writes (`@@ -a,0 +c,d @@`, `,d` omitted when d is 1), file headers are dropped, and lines
+are joined with "\\n", as in the reference implementation, so its tooling reads our paths.
+Because every state is a subset of the program's lines, the hunks are computed from line
+positions directly (a Fenwick tree gives each line's position in the new state), which is
+linear in the size of the edit rather than in the size of the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+class DiffError(ValueError):
+    """A diff that is malformed, not insertion-only, or does not apply."""
+
+
+class _PresentLines:
+    """Fenwick tree over line indices: how many present lines come before a given one."""
+
+    def __init__(self, size: int) -> None:
+        self._tree = [0] * (size + 1)
+
+    def add(self, index: int) -> None:
+        i = index + 1
+        tree = self._tree
+        while i < len(tree):
+            tree[i] += 1
+            i += i & -i
+
+    def count_through(self, index: int) -> int:
+        i, total, tree = index + 1, 0, self._tree
+        while i > 0:
+            total += tree[i]
+            i -= i & -i
+        return total
+
+
+def _range(start: int, length: int) -> str:
+    """difflib's `_format_range_unified` for a 0-based start."""
+    beginning = start + 1
+    if length == 1:
+        return f"{beginning}"
+    if not length:
+        beginning -= 1
+    return f"{beginning},{length}"
+
+
+def forward_diffs(lines: Sequence[str], insertions: Iterable[Sequence[int]]) -> list[str]:
+    """Diffs for inserting, step by step, the given line indices of `lines` into an empty file."""
+    present = _PresentLines(len(lines))
+    diffs = []
+    for step in insertions:
+        added = sorted(step)
+        if not added:
+            continue
+        for index in added:
+            present.add(index)
+        out: list[str] = []
+        run_start = 0
+        positions = [present.count_through(index) for index in added]  # 1-based in the new state
+        for k in range(1, len(added) + 1):
+            if k < len(added) and positions[k] == positions[k - 1] + 1:
+                continue
+            new_start = positions[run_start]  # 1-based
+            count = k - run_start
+            old_after = new_start - 1 - run_start  # old lines before this hunk
+            out.append(f"@@ -{_range(old_after, 0)} +{_range(new_start - 1, count)} @@")
+            out.extend("+" + lines[i] for i in added[run_start:k])
+            run_start = k
+        diffs.append("\n".join(out))
+    return diffs
+
+
+def apply_diff(state: list[str], diff: str) -> list[str]:
+    """Apply one insertion-only diff to `state` (a list of lines); raise DiffError otherwise."""
+    if not diff:
+        raise DiffError("empty diff")
+    rows = diff.split("\n")
+    result: list[str] = []
+    consumed = 0  # old lines copied so far
+    i = 0
+    while i < len(rows):
+        match = _HUNK.match(rows[i])
+        if not match:
+            raise DiffError(f"expected a hunk header, got {rows[i][:60]!r}")
+        old_start, old_len = int(match.group(1)), int(match.group(2) or 1)
+        new_start, new_len = int(match.group(3)), int(match.group(4) or 1)
+        if old_len != 0:
+            raise DiffError(f"hunk {rows[i]!r} removes or changes lines: not insertion-only")
+        i += 1
+        body = []
+        while i < len(rows) and not rows[i].startswith("@@ "):
+            if not rows[i].startswith("+"):
+                raise DiffError(f"line {rows[i][:60]!r} is not an insertion")
+            body.append(rows[i][1:])
+            i += 1
+        if len(body) != new_len or new_len == 0:
+            raise DiffError(f"hunk announces {new_len} lines, carries {len(body)}")
+        if old_start < consumed or old_start > len(state):
+            raise DiffError(f"hunk at old line {old_start} is out of order or past the end ({len(state)} lines)")
+        result.extend(state[consumed:old_start])
+        consumed = old_start
+        if len(result) + 1 != new_start:
+            raise DiffError(f"hunk says new line {new_start}, lands at {len(result) + 1}")
+        result.extend(body)
+    result.extend(state[consumed:])
+    return result

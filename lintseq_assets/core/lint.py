@@ -1,0 +1,104 @@
+"""Pyflakes, run in-process, and the rule for what counts as an error.
+
+Every parse failure and every pyflakes message is an error, except the "unused" and
+"redefinition" family (and star-import notices): a half-written program naturally has an
+import it does not use yet. Errors the source program already had are tolerated; they are
+compared as a multiset of (message kind, arguments) because line numbers move as lines are
+deleted.
+
+Pyflakes lets the environment add builtins (PYFLAKES_BUILTINS); we do not, so the result
+depends only on the text and the pinned pyflakes version, never on the machine.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+
+import pyflakes
+from pyflakes import checker as pyflakes_checker
+from pyflakes import messages as pyflakes_messages
+
+LINTER_NAME = "pyflakes"
+LINTER_VERSION = pyflakes.__version__
+LINT_FILENAME = "<lintseq>"  # never "__init__.py": pyflakes treats that name specially
+
+TOLERATED_MESSAGES: frozenset[str] = frozenset(
+    {
+        "UnusedImport",
+        "UnusedVariable",
+        "UnusedAnnotation",
+        "UnusedIndirectAssignment",  # a `global x` never assigned: "unused" by another name
+        "RedefinedWhileUnused",
+        "ImportShadowedByLoopVar",
+        "ImportStarUsed",
+        "ImportStarUsage",
+    }
+)
+SYNTAX_ERROR = "SyntaxError"
+_FIXED_BUILTINS = frozenset(pyflakes_checker.builtin_vars)
+
+
+class StableChecker(pyflakes_checker.Checker):
+    """pyflakes' Checker with a fixed set of builtins (PYFLAKES_BUILTINS is ignored)."""
+
+    builtIns = property(lambda self: _FIXED_BUILTINS, lambda self, value: None)
+
+
+@dataclass(frozen=True)
+class LintError:
+    """One error: `key` is what the multiset comparison uses, `line` is 1-based."""
+
+    key: tuple
+    line: int
+    text: str
+
+
+def message_key(message: pyflakes_messages.Message) -> tuple:
+    """Kind and arguments, without the line numbers some messages carry as arguments."""
+    kind = type(message).__name__
+    args = message.message_args
+    if kind == "UndefinedLocal":
+        name = args if isinstance(args, str) else args[0]
+        return (kind, name)
+    return (kind, *(arg if isinstance(arg, (str, int, float, bool)) else repr(arg) for arg in args))
+
+
+def is_error(message: pyflakes_messages.Message) -> bool:
+    return type(message).__name__ not in TOLERATED_MESSAGES
+
+
+def lint_tree(tree: ast.Module, checker_class: type = StableChecker) -> list[LintError]:
+    """Errors pyflakes reports for an already-parsed module."""
+    checker = checker_class(tree, filename=LINT_FILENAME)
+    errors = [
+        LintError(message_key(m), m.lineno, m.message % m.message_args)
+        for m in checker.messages
+        if is_error(m)
+    ]
+    errors.sort(key=lambda e: e.line)
+    return errors
+
+
+def lint_text(text: str) -> list[LintError]:
+    """Parse and lint `text`; a parse failure is one error at the line the parser names."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=LINT_FILENAME)
+    except SyntaxError as err:
+        return [LintError((SYNTAX_ERROR,), err.lineno or 1, str(err.msg))]
+    return lint_tree(tree)
+
+
+def excess_errors(errors: list[LintError], baseline: Counter) -> list[LintError]:
+    """Errors beyond what the source program already had, compared as a multiset of keys."""
+    seen: Counter = Counter()
+    excess = []
+    for error in errors:
+        seen[error.key] += 1
+        if seen[error.key] > baseline.get(error.key, 0):
+            excess.append(error)
+    return excess

@@ -1,0 +1,264 @@
+"""LintSeq: backward sampling of lint-clean deletions, forward diffs of the reversed states.
+
+Backward: pick a unit at random (deeper units weigh more, as the reference's indent bias),
+delete it with its block, then delete whatever that leaves broken: blocks that lost their
+last statement, and every lookup that lost its last binding (see `dependencies`); repeat
+until the program is empty. Each step's deletions form one edit. Forward: the edits in
+reverse order are insertions that rebuild the program, each written as a zero-context diff.
+
+A program is analysed once (parse, units, one recording pyflakes pass) and the analysis is
+reused by every sample; a sample is then linear in the program's size. `engine="exact"`
+re-lints every state with real pyflakes instead (the plain loop, kept as the reference the
+fast path is tested against).
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_right
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .config import SamplerConfig, derive_seed, sequence_id
+from .dependencies import Dependencies, analyse_dependencies
+from .diffs import forward_diffs
+from .errors import ProgramRejected, RejectReason
+from .lint import LintError, lint_text, lint_tree
+from .program import Program, prepare_program
+from .structure import Structure, build_structure
+
+ENGINES = ("fast", "exact")
+
+
+@dataclass
+class AnalysedProgram:
+    """A program with everything samples share: units, deletion rules, lookups, weights."""
+
+    program: Program
+    structure: Structure
+    dependencies: Dependencies | None
+    weights: list[float]
+    baseline: list[LintError] = field(default_factory=list)
+    dependents: list[list[int]] = field(default_factory=list)  # unit -> lookups it can satisfy
+
+
+@dataclass(frozen=True)
+class EditSequence:
+    """One sample: the diffs, and the line indices each edit inserts (for exports and replay)."""
+
+    program_id: str
+    sample_index: int
+    seed: int
+    config_hash: str
+    sequence_id: str
+    edit_path: list[str]
+    inserted_lines: list[list[int]]
+
+    @property
+    def n_edits(self) -> int:
+        return len(self.edit_path)
+
+
+def analyse_program(raw: object, config: SamplerConfig = SamplerConfig()) -> AnalysedProgram:
+    """Validate, parse and analyse a program once; raise ProgramRejected if it cannot be used."""
+    program = prepare_program(raw, config.limits)
+    try:
+        structure = build_structure(program.text, program.lines, program.tree)
+        dependencies = None
+        baseline: list[LintError] = []
+        if config.linter == "pyflakes":
+            row_unit = [0, *structure.line_unit]
+            dependencies = analyse_dependencies(program.tree, row_unit, structure.n_units)
+            baseline = lint_tree(program.tree)
+    except RecursionError:
+        raise ProgramRejected(RejectReason.TOO_DEEP, "nesting too deep for the linter (recursion limit)") from None
+    dependents: list[list[int]] = [[] for _ in range(structure.n_units)]
+    if dependencies is not None:
+        for load, units in enumerate(dependencies.candidates):
+            for unit in units:
+                dependents[unit].append(load)
+    bias = config.indent_bias
+    weights = [1.0 if d == 0 else d * bias for d in structure.depth]
+    if not any(weights):  # indent_bias=0 with everything nested: fall back to uniform
+        weights = [1.0] * structure.n_units
+    return AnalysedProgram(program, structure, dependencies, weights, baseline, dependents)
+
+
+class _Picker:
+    """Weighted choice among live units by rejection, re-indexed when most weight is dead."""
+
+    def __init__(self, weights: list[float]) -> None:
+        self.weights = weights
+        self.live_weight = float(sum(weights))
+        self._index(range(len(weights)))
+
+    def _index(self, units) -> None:
+        self.units = list(units)
+        cumulative, total = [], 0.0
+        for u in self.units:
+            total += self.weights[u]
+            cumulative.append(total)
+        self.cumulative, self.total = cumulative, total
+
+    def pick(self, rng: random.Random, alive: bytearray) -> int:
+        if self.live_weight <= self.total / 4:
+            self._index(u for u in self.units if alive[u])
+            self.live_weight = self.total
+        if self.total <= 0:  # only weightless units left (indent_bias=0 without closure)
+            return self.units[int(rng.random() * len(self.units))]
+        while True:
+            i = bisect_right(self.cumulative, rng.random() * self.total)
+            unit = self.units[min(i, len(self.units) - 1)]
+            if alive[unit]:
+                return unit
+
+    def dead(self, unit: int) -> None:
+        self.live_weight -= self.weights[unit]
+
+
+class _Deleter:
+    """Mutable state of one backward pass: which units live and what still holds them up."""
+
+    def __init__(self, analysed: AnalysedProgram) -> None:
+        s = analysed.structure
+        self.s = s
+        self.alive = bytearray(b"\x01") * s.n_units
+        self.remaining = s.n_units
+        self.body_alive = list(s.body_size)
+        deps = analysed.dependencies
+        self.deps = deps
+        self.support = [len(c) for c in deps.candidates] if deps else []
+        self.dependents = analysed.dependents
+        self.requires = deps.requires if deps else None
+
+    def delete(self, first: int, picker: _Picker, closure: bool = True) -> list[int]:
+        """Delete `first` and everything the deletion breaks; return the units removed."""
+        s, alive = self.s, self.alive
+        group: list[int] = []
+        stack = [first]
+        while stack:
+            unit = stack.pop()
+            if not alive[unit]:
+                continue
+            alive[unit] = 0
+            group.append(unit)
+            picker.dead(unit)
+            if not closure:
+                break
+            stack.extend(s.children[unit])
+            if self.deps is not None:
+                stack.extend(self.requires[unit])
+                support, load_unit = self.support, self.deps.load_unit
+                for load in self.dependents[unit]:
+                    support[load] -= 1
+                    if support[load] == 0:
+                        stack.append(load_unit[load])
+            body = s.body_of[unit]
+            if body >= 0:
+                self.body_alive[body] -= 1
+                if self.body_alive[body] == 0:
+                    stack.append(s.body_header[body])
+            shape_index = s.try_of[unit]
+            if shape_index >= 0:
+                stack.extend(self._try_repairs(shape_index))
+        self.remaining -= len(group)
+        return group
+
+    def _try_repairs(self, shape_index: int) -> list[int]:
+        """A try with no handler left needs its finally and no else; without finally it goes."""
+        shape, alive = self.s.try_shapes[shape_index], self.alive
+        if not alive[shape.try_unit] or any(alive[h] for h in shape.handlers):
+            return []
+        if shape.finally_unit >= 0 and alive[shape.finally_unit]:
+            return [shape.else_unit] if shape.else_unit >= 0 else []
+        return [shape.try_unit]
+
+
+def _state_errors(analysed: AnalysedProgram, alive: bytearray) -> list[int]:
+    """Exact engine: lint the state for real; return units holding errors the source lacked."""
+    lines, line_unit = analysed.program.lines, analysed.structure.line_unit
+    kept = [i for i in range(len(lines)) if alive[line_unit[i]]]
+    if not kept:
+        return []
+    errors = lint_text("\n".join(lines[i] for i in kept))
+    at_source_place = {(e.key, e.line) for e in analysed.baseline}
+    allowance = Counter(e.key for e in analysed.baseline)
+
+    def source_line(error: LintError) -> int:
+        return kept[min(max(error.line, 1), len(kept)) - 1]
+
+    # Tolerate first the errors sitting where the source had them, then any left by count.
+    errors.sort(key=lambda e: ((e.key, source_line(e) + 1) not in at_source_place, e.line))
+    flagged = []
+    for error in errors:
+        if allowance[error.key] > 0:
+            allowance[error.key] -= 1
+        else:
+            flagged.append(line_unit[source_line(error)])
+    return flagged
+
+
+def backward_pass(analysed: AnalysedProgram, rng: random.Random, linter: str = "pyflakes", engine: str = "fast") -> list[list[int]]:
+    """Groups of units in deletion order; the last group empties the program."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}")
+    use_model = linter == "pyflakes" and engine == "fast"
+    deleter = _Deleter(analysed if use_model else _without_dependencies(analysed))
+    picker = _Picker(analysed.weights)
+    groups = []
+    while deleter.remaining:
+        group = deleter.delete(picker.pick(rng, deleter.alive), picker, closure=linter != "none")
+        if linter == "pyflakes" and engine == "exact":
+            while flagged := _state_errors(analysed, deleter.alive):
+                for unit in flagged:
+                    group.extend(deleter.delete(unit, picker))
+        groups.append(group)
+    return groups
+
+
+def _without_dependencies(analysed: AnalysedProgram) -> AnalysedProgram:
+    return AnalysedProgram(analysed.program, analysed.structure, None, analysed.weights, analysed.baseline, analysed.dependents)
+
+
+def edit_sequence_from_groups(analysed: AnalysedProgram, groups: list[list[int]]) -> tuple[list[str], list[list[int]]]:
+    """Forward phase: reverse the deletions into insertions and write them as diffs."""
+    unit_lines = analysed.structure.unit_lines
+    insertions = [sorted(line for unit in group for line in unit_lines[unit]) for group in reversed(groups)]
+    return forward_diffs(analysed.program.lines, insertions), insertions
+
+
+def sample_analysed(
+    analysed: AnalysedProgram,
+    *,
+    samples: int = 1,
+    seed: int = 0,
+    config: SamplerConfig = SamplerConfig(),
+    engine: str = "fast",
+    first_sample: int = 0,
+) -> list[EditSequence]:
+    """`samples` edit sequences of an analysed program, each from its own derived seed."""
+    pid = analysed.program.program_id
+    chash = config.config_hash()
+    out = []
+    for index in range(first_sample, first_sample + samples):
+        sample_seed = derive_seed(pid, index, seed)
+        groups = backward_pass(analysed, random.Random(sample_seed), config.linter, engine)
+        diffs, insertions = edit_sequence_from_groups(analysed, groups)
+        out.append(EditSequence(pid, index, sample_seed, chash, sequence_id(pid, chash, index), diffs, insertions))
+    return out
+
+
+def sample_edit_paths(
+    program: object,
+    *,
+    samples: int = 1,
+    seed: int = 0,
+    config: SamplerConfig = SamplerConfig(),
+    engine: str = "fast",
+) -> list[list[str]]:
+    """The library entry point: `samples` edit paths (lists of diffs) for one program.
+
+    Raises ProgramRejected (with a stable `reason`) for input that is not a usable program.
+    """
+    analysed = analyse_program(program, config)
+    return [seq.edit_path for seq in sample_analysed(analysed, samples=samples, seed=seed, config=config, engine=engine)]

@@ -1,0 +1,229 @@
+"""The units LintSeq deletes, and which unit's deletion takes which other units with it.
+
+A *unit* is one logical line of code (a simple statement, a compound statement's header, a
+clause header such as `else:`/`except E:`, or a decorator) together with the comment and
+blank lines that precede it. A statement's physical lines (bracketed or backslash
+continuations, multi-line strings) are one logical line, so they always travel together.
+
+Deleting a unit deletes the block it owns. A block that loses its last statement would no
+longer parse, so its header goes too (for a primary body, the whole statement). A `try`
+whose last handler goes keeps only a valid shape: with a `finally` it loses its `else`,
+without one it goes entirely. These rules are what a parser would flag after the deletion;
+applying them directly saves a parse per step and gives the same states.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from dataclasses import dataclass, field
+
+_SKIP_TOKENS = {tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+
+
+@dataclass(frozen=True)
+class TryShape:
+    """The clauses of one try statement whose presence decides whether it still parses."""
+
+    try_unit: int
+    handlers: tuple[int, ...]
+    finally_unit: int  # -1 when absent
+    else_unit: int  # -1 when absent
+
+
+@dataclass
+class Structure:
+    """Flat, index-based description of a program's units; shared by every sample."""
+
+    unit_lines: list[tuple[int, ...]]  # 0-based line indices per unit, in file order
+    line_unit: list[int]  # unit of every line
+    depth: list[int]  # block nesting depth of every unit
+    children: list[list[int]]  # units deleted together with a unit (its block, its clauses)
+    body_of: list[int]  # the body a unit is a statement of, or -1
+    body_size: list[int]  # distinct units per body
+    body_header: list[int]  # unit to delete when a body empties
+    try_of: list[int]  # try shape index for handler/finally units, or -1
+    try_shapes: list[TryShape] = field(default_factory=list)
+
+    @property
+    def n_units(self) -> int:
+        return len(self.unit_lines)
+
+
+def _logical_lines(text: str) -> list[tuple[int, int, str]]:
+    """(first row, last row, first token) of every logical line; rows are 1-based."""
+    logical: list[tuple[int, int, str]] = []
+    start: int | None = None
+    first = ""
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if start is None:
+            if tok.type in _SKIP_TOKENS or tok.type == tokenize.NEWLINE:
+                continue
+            start, first = tok.start[0], tok.string
+        elif tok.type == tokenize.NEWLINE:
+            logical.append((start, tok.start[0], first))
+            start = None
+    if start is not None:  # the tokenizer always closes the last line, but be safe
+        logical.append((start, len(text.split("\n")), first))
+    return logical
+
+
+class _Builder:
+    def __init__(self, text: str, n_lines: int) -> None:
+        logical = _logical_lines(text)
+        self.first_token = [first for _, _, first in logical]
+        self.code_unit_of_row = [-1] * (n_lines + 2)
+        for unit, (lo, hi, _) in enumerate(logical):
+            for row in range(lo, hi + 1):
+                self.code_unit_of_row[row] = unit
+        n_units = max(len(logical), 1)
+        self.n_units = n_units
+        self.unit_rows: list[list[int]] = [[] for _ in range(n_units)]
+        pending: list[int] = []
+        for row in range(1, n_lines + 1):
+            unit = self.code_unit_of_row[row]
+            if unit < 0:  # comment or blank line: travels with the next code line
+                pending.append(row)
+                continue
+            self.unit_rows[unit].extend(pending)
+            pending = []
+            self.unit_rows[unit].append(row)
+        if pending:  # trailing comments belong to the last code line
+            self.unit_rows[n_units - 1].extend(pending)
+        self.depth = [0] * n_units
+        self.children: list[list[int]] = [[] for _ in range(n_units)]
+        self.has_owner = [False] * n_units
+        self.body_of = [-1] * n_units
+        self.body_size: list[int] = []
+        self.body_header: list[int] = []
+        self.try_of = [-1] * n_units
+        self.try_shapes: list[TryShape] = []
+
+    def unit_of(self, node: ast.AST) -> int:
+        return self.code_unit_of_row[node.lineno]
+
+    def _own(self, owner: int, unit: int, depth: int) -> None:
+        if unit == owner or self.has_owner[unit]:
+            return
+        self.has_owner[unit] = True
+        self.depth[unit] = depth
+        if owner >= 0:
+            self.children[owner].append(unit)
+
+    def _clause_header(self, first_stmt: ast.stmt, keyword: str) -> int:
+        """Unit of the `else:`/`finally:` line introducing a clause whose first statement is given."""
+        unit = self.unit_of(first_stmt)
+        if self.first_token[unit] == keyword:
+            return unit  # one-liner: `else: x`
+        header = unit - 1
+        if header < 0 or self.first_token[header] != keyword:
+            raise ValueError(f"no {keyword!r} line before line {first_stmt.lineno}")
+        return header
+
+    def block(self, body: list[ast.stmt], header: int, depth: int, empty_action: int) -> None:
+        """Register a statement list owned by `header`; `empty_action` dies when it empties."""
+        units: list[int] = []
+        for stmt in body:
+            unit = self.unit_of(stmt)
+            if unit != header and (not units or units[-1] != unit):
+                units.append(unit)
+        if units and header >= 0:
+            body_id = len(self.body_size)
+            self.body_size.append(len(units))
+            self.body_header.append(empty_action)
+            for unit in units:
+                self.body_of[unit] = body_id
+        for stmt in body:
+            unit = self.unit_of(stmt)
+            self._own(header, unit, depth)
+            self.statement(stmt, unit, depth)
+
+    def statement(self, stmt: ast.stmt, unit: int, depth: int) -> None:
+        inner = depth + 1
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for decorator in stmt.decorator_list:
+                self._own(unit, self.unit_of(decorator), depth)
+            self.block(stmt.body, unit, inner, unit)
+        elif isinstance(stmt, ast.If):
+            self.block(stmt.body, unit, inner, unit)
+            self._if_clauses(stmt, chain_top=unit, depth=depth)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+            self.block(stmt.body, unit, inner, unit)
+            self._else_clause(stmt.orelse, unit, depth)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            self.block(stmt.body, unit, inner, unit)
+        elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            self._try(stmt, unit, depth)
+        elif isinstance(stmt, getattr(ast, "Match", ())):
+            self._match(stmt, unit, depth)
+
+    def _if_clauses(self, stmt: ast.If, chain_top: int, depth: int) -> None:
+        orelse = stmt.orelse
+        if not orelse:
+            return
+        first = orelse[0]
+        if isinstance(first, ast.If) and self.first_token[self.unit_of(first)] == "elif":
+            elif_unit = self.unit_of(first)
+            self._own(chain_top, elif_unit, depth)
+            self.block(first.body, elif_unit, depth + 1, elif_unit)
+            self._if_clauses(first, chain_top, depth)
+        else:
+            self._else_clause(orelse, chain_top, depth)
+
+    def _else_clause(self, orelse: list[ast.stmt], owner: int, depth: int, keyword: str = "else") -> int:
+        if not orelse:
+            return -1
+        header = self._clause_header(orelse[0], keyword)
+        self._own(owner, header, depth)
+        self.block(orelse, header, depth + 1, header)
+        return header
+
+    def _try(self, stmt: ast.Try, unit: int, depth: int) -> None:
+        self.block(stmt.body, unit, depth + 1, unit)
+        handlers: list[int] = []
+        for handler in stmt.handlers:
+            handler_unit = self.unit_of(handler)
+            handlers.append(handler_unit)
+            self._own(unit, handler_unit, depth)
+            self.block(handler.body, handler_unit, depth + 1, handler_unit)
+        else_unit = self._else_clause(stmt.orelse, unit, depth)
+        finally_unit = self._else_clause(stmt.finalbody, unit, depth, keyword="finally")
+        shape = len(self.try_shapes)
+        self.try_shapes.append(TryShape(unit, tuple(handlers), finally_unit, else_unit))
+        for clause in (*handlers, finally_unit):
+            if clause >= 0:
+                self.try_of[clause] = shape
+
+    def _match(self, stmt: ast.stmt, unit: int, depth: int) -> None:
+        case_units = [self.code_unit_of_row[case.pattern.lineno] for case in stmt.cases]
+        body_id = len(self.body_size)
+        distinct = [u for u in dict.fromkeys(case_units) if u != unit]
+        self.body_size.append(len(distinct))
+        self.body_header.append(unit)
+        for case, case_unit in zip(stmt.cases, case_units):
+            self.body_of[case_unit] = body_id
+            self._own(unit, case_unit, depth)
+            self.block(case.body, case_unit, depth + 1, case_unit)
+
+
+def build_structure(text: str, lines: tuple[str, ...] | list[str], tree: ast.Module) -> Structure:
+    """Derive the units of a parsed program and the deletion rules between them."""
+    builder = _Builder(text, len(lines))
+    builder.block(tree.body, -1, 0, -1)
+    unit_lines = [tuple(row - 1 for row in rows) for rows in builder.unit_rows]
+    line_unit = [0] * len(lines)
+    for unit, rows in enumerate(unit_lines):
+        for line in rows:
+            line_unit[line] = unit
+    return Structure(
+        unit_lines=unit_lines,
+        line_unit=line_unit,
+        depth=builder.depth,
+        children=builder.children,
+        body_of=builder.body_of,
+        body_size=builder.body_size,
+        body_header=builder.body_header,
+        try_of=builder.try_of,
+        try_shapes=builder.try_shapes,
+    )
