@@ -1,0 +1,170 @@
+"""The `lintseq` command: a thin door onto the same functions the assets call.
+
+    lintseq sample INPUT -o OUT.jsonl [--code-field program] [--id-field id] [-s N] [--seed N]
+                   [-j WORKERS] [--linter pyflakes|none] [--rejects REJECTS.jsonl]
+    lintseq verify INPUT OUT.jsonl
+    lintseq materialize | sql | lineage   (platform commands, see lintseq_assets.commands)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from .core import SamplerConfig, verify_edit_path
+from .readers import InputError, iter_records
+from .sequences import ProgramInput, SampledProgram, sample_many
+
+
+def _write_jsonl_atomic(path: Path, rows) -> int:
+    """Write rows to `path` via a temporary name, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    count = 0
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    os.replace(tmp, path)
+    return count
+
+
+def _default_rejects_path(out: Path) -> Path:
+    stem = out.name[: -len(".jsonl")] if out.name.endswith(".jsonl") else out.name
+    return out.with_name(stem + ".rejects.jsonl")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    config = SamplerConfig(linter=args.linter, indent_bias=args.indent_bias, max_lines=args.max_lines, max_bytes=args.max_bytes)
+    out = Path(args.output)
+    rejects_path = Path(args.rejects) if args.rejects else _default_rejects_path(out)
+    rejects: list[dict] = []
+    reasons: Counter = Counter()
+    accepted = sequences = 0
+    started = time.perf_counter()
+
+    def inputs():
+        for record in iter_records(args.input, args.code_field, args.id_field):
+            if record.error:
+                reasons[record.error[0]] += 1
+                rejects.append({"id": record.record_id, "reason": record.error[0], "detail": record.error[1]})
+                continue
+            yield ProgramInput(record.record_id, record.code)
+
+    def rows():
+        nonlocal accepted, sequences
+        result: SampledProgram
+        for result in sample_many(inputs(), config=config, samples=args.samples, seed=args.seed, workers=args.workers):
+            if result.rejected:
+                reasons[result.reject_reason] += 1
+                rejects.append({"id": result.record_id, "reason": result.reject_reason, "detail": result.reject_detail})
+                continue
+            accepted += 1
+            for seq in result.sequences:
+                sequences += 1
+                yield {
+                    "id": result.record_id,
+                    "sample": seq.sample_index,
+                    "edit_path": seq.edit_path,
+                    "program_id": seq.program_id,
+                    "sequence_id": seq.sequence_id,
+                    "seed": seq.seed,
+                    "config_hash": seq.config_hash,
+                    "n_edits": seq.n_edits,
+                }
+            if not args.quiet and accepted % 500 == 0:
+                print(f"  ... {accepted} programs, {sequences} sequences", file=sys.stderr)
+
+    try:
+        _write_jsonl_atomic(out, rows())
+    except InputError as err:
+        print(f"lintseq sample: {err}", file=sys.stderr)
+        return 2
+    _write_jsonl_atomic(rejects_path, rejects)
+    elapsed = time.perf_counter() - started
+    detail = ", ".join(f"{reason}={count}" for reason, count in sorted(reasons.items()))
+    print(
+        f"accepted {accepted} programs ({sequences} sequences), rejected {len(rejects)}"
+        + (f" ({detail})" if detail else "")
+        + f" in {elapsed:.1f}s; wrote {out} and {rejects_path}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    try:
+        programs = {r.record_id: r.code for r in iter_records(args.input, args.code_field, args.id_field) if not r.error}
+    except InputError as err:
+        print(f"lintseq verify: {err}", file=sys.stderr)
+        return 2
+    checked = failed = 0
+    with open(args.sequences, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            row = json.loads(line)
+            program = programs.get(str(row["id"]))
+            checked += 1
+            if program is None:
+                failed += 1
+                print(f"line {line_no}: id {row['id']!r} not in {args.input}")
+                continue
+            result = verify_edit_path(program, row["edit_path"], linter=args.linter)
+            if not result.ok:
+                failed += 1
+                print(f"line {line_no}: id {row['id']!r} sample {row.get('sample')}: " + "; ".join(result.problems[:3]))
+    print(f"verified {checked} edit paths: {checked - failed} ok, {failed} failed")
+    return 1 if failed else 0
+
+
+def _add_input_fields(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--code-field", default="program", help="field holding the program (JSONL/Parquet)")
+    parser.add_argument("--id-field", default="id", help="field holding the record id (default: id; row-N if absent)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lintseq", description="LintSeq synthetic edit sequences")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sample = sub.add_parser("sample", help="sample edit paths for every program in INPUT")
+    sample.add_argument("input", help=".jsonl, .parquet, or a folder of .py files")
+    sample.add_argument("-o", "--output", required=True, help="output .jsonl")
+    _add_input_fields(sample)
+    sample.add_argument("-s", "--samples", type=int, default=1, help="edit paths per program")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("-j", "--workers", type=int, default=1)
+    sample.add_argument("--linter", choices=["pyflakes", "none"], default="pyflakes", help="none = RandSeq ablation")
+    sample.add_argument("--indent-bias", type=float, default=1.0)
+    sample.add_argument("--max-lines", type=int, default=SamplerConfig.max_lines)
+    sample.add_argument("--max-bytes", type=int, default=SamplerConfig.max_bytes)
+    sample.add_argument("--rejects", help="rejects .jsonl (default: OUT with .rejects.jsonl)")
+    sample.add_argument("-q", "--quiet", action="store_true")
+    sample.set_defaults(func=cmd_sample)
+
+    verify = sub.add_parser("verify", help="replay every path and lint every state")
+    verify.add_argument("input")
+    verify.add_argument("sequences", help="output of lintseq sample")
+    _add_input_fields(verify)
+    verify.add_argument("--linter", choices=["pyflakes", "none"], default="pyflakes")
+    verify.set_defaults(func=cmd_verify)
+
+    try:
+        from .commands import add_platform_commands
+    except ImportError:  # the platform layer is optional for the engine
+        pass
+    else:
+        add_platform_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

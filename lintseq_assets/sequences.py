@@ -1,0 +1,92 @@
+"""Sampling many programs, in parallel, with output independent of the worker count.
+
+This is the one place batches of programs meet the engine: `lintseq sample` and the
+`edit_sequences` asset both call `sample_many`. Each program is analysed once and sampled
+`samples` times; seeds derive from (program_id, sample index, global seed), and results
+come back in input order, so `-j 1` and `-j 4` write the same bytes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+
+from .core import ProgramRejected, SamplerConfig, analyse_program, sample_analysed
+from .core.sampler import EditSequence
+
+
+@dataclass(frozen=True)
+class ProgramInput:
+    record_id: str
+    program: object
+
+
+@dataclass
+class SampledProgram:
+    """Sequences for one input, or the reason it was refused (never both)."""
+
+    record_id: str
+    program_id: str | None
+    program: str | None
+    n_lines: int
+    sequences: list[EditSequence]
+    reject_reason: str | None = None
+    reject_detail: str | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return self.reject_reason is not None
+
+
+def sample_program(item: ProgramInput, config: SamplerConfig, samples: int, seed: int, engine: str = "fast") -> SampledProgram:
+    """Analyse and sample one program; a refusal becomes a value, not an exception."""
+    try:
+        analysed = analyse_program(item.program, config)
+    except ProgramRejected as rejected:
+        return SampledProgram(item.record_id, None, None, 0, [], rejected.reason.value, rejected.detail)
+    try:
+        sequences = sample_analysed(analysed, samples=samples, seed=seed, config=config, engine=engine)
+    except RecursionError:
+        return SampledProgram(item.record_id, analysed.program.program_id, None, 0, [], "too_deep", "recursion limit while sampling")
+    program = analysed.program
+    return SampledProgram(item.record_id, program.program_id, program.text, len(program.lines), sequences)
+
+
+def _sample_chunk(chunk: list[ProgramInput], config: SamplerConfig, samples: int, seed: int, engine: str) -> list[SampledProgram]:
+    return [sample_program(item, config, samples, seed, engine) for item in chunk]
+
+
+def _chunks(items: Iterable[ProgramInput], size: int) -> Iterator[list[ProgramInput]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def sample_many(
+    items: Iterable[ProgramInput],
+    *,
+    config: SamplerConfig = SamplerConfig(),
+    samples: int = 1,
+    seed: int = 0,
+    workers: int = 1,
+    chunk_size: int = 16,
+    engine: str = "fast",
+) -> Iterator[SampledProgram]:
+    """Results in input order; memory stays bounded by `workers * 4` chunks in flight."""
+    if workers <= 1:
+        for chunk in _chunks(items, chunk_size):
+            yield from _sample_chunk(chunk, config, samples, seed, engine)
+        return
+    # spawn, not fork: the caller may be a threaded Dagster or webserver process.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending = []
+        for chunk in _chunks(items, chunk_size):
+            pending.append(pool.submit(_sample_chunk, chunk, config, samples, seed, engine))
+            if len(pending) >= workers * 4:
+                yield from pending.pop(0).result()
+        for future in pending:
+            yield from future.result()
