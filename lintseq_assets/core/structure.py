@@ -201,7 +201,7 @@ class _Builder:
         distinct = [u for u in dict.fromkeys(case_units) if u != unit]
         self.body_size.append(len(distinct))
         self.body_header.append(unit)
-        for case, case_unit in zip(stmt.cases, case_units):
+        for case, case_unit in zip(stmt.cases, case_units, strict=True):
             self.body_of[case_unit] = body_id
             self._own(unit, case_unit, depth)
             self.block(case.body, case_unit, depth + 1, case_unit)
