@@ -113,7 +113,8 @@ class _Builder:
 
     def _clause_header(self, first_stmt: ast.stmt, keyword: str) -> int:
         """Unit of the `else:`/`finally:` line introducing a clause whose first statement is given."""
-        unit = self.unit_of(first_stmt)
+        decorators = getattr(first_stmt, "decorator_list", None) or [first_stmt]
+        unit = self.code_unit_of_row[min(first_stmt.lineno, decorators[0].lineno)]
         if self.first_token[unit] == keyword:
             return unit  # one-liner: `else: x`
         header = unit - 1
