@@ -1,0 +1,40 @@
+"""Training-ready exports: warehouse frames in, a folder `datasets` and TRL load as it is.
+
+    from lintseq_assets.exports import ExportSettings, write_exports
+    result = write_exports(sequences, programs, out_dir, ExportSettings(), lineage={...})
+
+No Dagster here: the `training_exports` asset and the CLI both call `write_exports`.
+Formats and settings are documented in docs/exports.md.
+"""
+
+from .formats import (
+    FORMAT_SPECS,
+    SEPARATOR,
+    STATE_MARKER,
+    completion_text,
+    lintseq_text,
+    parse_edits,
+    parse_state,
+)
+from .manifest import EXPORT_FORMAT_VERSION, verify_manifest
+from .settings import FORMATS, ExportError, ExportSettings
+from .splits import assign_split
+from .writer import ExportResult, write_exports
+
+__all__ = [
+    "EXPORT_FORMAT_VERSION",
+    "FORMATS",
+    "FORMAT_SPECS",
+    "SEPARATOR",
+    "STATE_MARKER",
+    "ExportError",
+    "ExportResult",
+    "ExportSettings",
+    "assign_split",
+    "completion_text",
+    "lintseq_text",
+    "parse_edits",
+    "parse_state",
+    "verify_manifest",
+    "write_exports",
+]

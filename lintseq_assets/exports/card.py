@@ -1,0 +1,189 @@
+"""The dataset card (`README.md` with the Hub's YAML header) and its PNG plots.
+
+The YAML `configs:` list is what makes `load_dataset(out_dir, name="lintseq")` (and the Hub
+viewer) find each format's shards without a loading script. Plots are drawn on a bare
+`Figure` with the Agg canvas, never through pyplot's global state, so exports can run in a
+threaded Dagster process; PNGs carry no software metadata, so they are stable across runs.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .formats import FORMAT_SPECS, ProgramItem, SequenceItem
+from .settings import ExportSettings
+
+TAGS = ["code", "python", "synthetic", "lintseq", "edit-sequences", "diffs"]
+
+
+@dataclass
+class ExportStats:
+    """What the card and the plots describe: the exported inputs, before length control."""
+
+    edits_per_sequence: list[int]
+    lines_per_edit: list[int]
+    program_lines: list[int]
+    programs_per_source: dict[str, int]
+    sequences_per_source: dict[str, int]
+
+    @classmethod
+    def collect(cls, items: list[SequenceItem], programs: list[ProgramItem], split_of: dict[str, str]) -> ExportStats:
+        return cls(
+            edits_per_sequence=[len(i.edit_path) for i in items],
+            lines_per_edit=[sum(1 for line in d.split("\n") if line.startswith("+")) for i in items for d in i.edit_path],
+            program_lines=[p.program.count("\n") + 1 for p in programs],
+            programs_per_source=dict(sorted(Counter(p.source for p in programs).items())),
+            sequences_per_source=dict(sorted(Counter(i.source for i in items).items())),
+        )
+
+
+def _summary(values: list[int]) -> str:
+    if not values:
+        return "| – | – | – | – |"
+    return f"| {min(values)} | {statistics.median(values):g} | {statistics.fmean(values):.1f} | {max(values)} |"
+
+
+def _histogram(values: list[int], title: str, xlabel: str, path: Path) -> Path:
+    figure = Figure(figsize=(6, 3.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    if values:
+        top = max(values)
+        bins = range(min(values), top + 2) if top - min(values) <= 60 else 60
+        axes.hist(values, bins=bins, color="#4C72B0", edgecolor="white")
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("count")
+    figure.tight_layout()
+    figure.savefig(path, format="png", metadata={"Software": None})
+    return path
+
+
+def _bars(counts: dict[str, int], title: str, path: Path) -> Path:
+    figure = Figure(figsize=(6, max(2.5, 0.4 * len(counts) + 1.5)), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    names = list(counts)
+    axes.barh(names, [counts[n] for n in names], color="#55A868")
+    axes.invert_yaxis()
+    axes.set_title(title)
+    axes.set_xlabel("programs")
+    figure.tight_layout()
+    figure.savefig(path, format="png", metadata={"Software": None})
+    return path
+
+
+def write_plots(stats: ExportStats, folder: Path) -> list[Path]:
+    """Edits per sequence, lines per edit, program length, programs per source."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        _histogram(stats.edits_per_sequence, "Edits per sequence", "edits", folder / "edits_per_sequence.png"),
+        _histogram(stats.lines_per_edit, "Lines inserted per edit", "lines", folder / "lines_per_edit.png"),
+        _histogram(stats.program_lines, "Program length", "lines", folder / "program_lines.png"),
+        _bars(stats.programs_per_source, "Programs per source", folder / "programs_per_source.png"),
+    ]
+
+
+def _size_category(rows: int) -> str:
+    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if rows < bound:
+            return label
+    return "10M<n<100M"
+
+
+def card_header(settings: ExportSettings, data_files: dict[str, dict[str, list[Path]]], root: Path, total_rows: int) -> dict:
+    """The Hub card metadata; `configs` maps each format to its shards by split."""
+    configs = []
+    for name, by_split in data_files.items():
+        if not by_split:
+            continue  # every row dropped: a config without files would not load
+        entry: dict = {"config_name": name}
+        if not configs:
+            entry["default"] = True
+        entry["data_files"] = [{"split": s, "path": f"{name}/{s}-*.parquet"} for s in by_split]
+        configs.append(entry)
+    return {
+        "license": settings.license,
+        "pretty_name": f"LintSeq edit sequences ({settings.name})",
+        "language": ["en", "code"],
+        "task_categories": ["text-generation"],
+        "tags": TAGS,
+        "size_categories": [_size_category(total_rows)],
+        "configs": configs,
+    }
+
+
+METHOD = """\
+Each row is built from a program and a **LintSeq** edit sequence for it (Piterbarg, Pinto and
+Fergus, *Training Language Models on Synthetic Edit Sequences Improves Code Synthesis*,
+ICLR 2025, arXiv:2410.02749). LintSeq samples a program's deletions backwards: it removes a
+random statement (with its block) and then whatever that leaves broken for the linter
+(pyflakes), until the program is empty. Reversed, the deletions are insertions that rebuild
+the program through states that are all lint-clean. Each insertion is written as a unified
+diff with zero context lines and no file headers; the training text joins them with
+`<|diff|>` exactly as the reference code does:
+`instruction + "\\n<|diff|>" + "\\n<|diff|>".join(edit_path)`.
+Splits are by program: all samples of a program are in the same split."""
+
+
+def _format_table(settings: ExportSettings, counts: dict) -> list[str]:
+    splits = list(settings.splits)
+    lines = [
+        "| format | " + " | ".join(splits) + " | truncated | dropped | description |",
+        "|---" * (len(splits) + 4) + "|",
+    ]
+    for name in settings.formats:
+        rows = " | ".join(str(counts["rows"][name][s]) for s in splits)
+        truncated, dropped = sum(counts["truncated"][name].values()), sum(counts["dropped"][name].values())
+        lines.append(f"| `{name}` | {rows} | {truncated} | {dropped} | {FORMAT_SPECS[name].description} |")
+    return lines
+
+
+def render_card(*, settings: ExportSettings, config_hash: str, counts: dict, stats: ExportStats, data_files: dict, plots: list[Path], root: Path, lineage: dict) -> str:
+    total_rows = sum(sum(by.values()) for by in counts["rows"].values())
+    header = yaml.safe_dump(card_header(settings, data_files, root, total_rows), sort_keys=False, allow_unicode=True)
+    first = next((n for n, by in data_files.items() if by), settings.formats[0])
+    out = ["---", header.rstrip(), "---", "", f"# LintSeq edit sequences: `{settings.name}`", "", METHOD, ""]
+    out += ["## Loading", "", "```python", "from datasets import load_dataset", "",
+            f'ds = load_dataset("path/to/this/folder", name="{first}")  # or the Hub repo id',
+            f'ds = load_dataset("parquet", data_dir="path/to/this/folder/{first}")', "```", ""]
+    out += ["## Formats", "", *_format_table(settings, counts), ""]
+    limit = []
+    if settings.max_chars is not None:
+        limit.append(f"{settings.max_chars} characters")
+    if settings.max_tokens is not None:
+        limit.append(f"{settings.max_tokens} tokens of `{settings.tokenizer}`")
+    handling = {"drop": "dropped", "truncate": "cut at an edit boundary (never inside a diff; `baseline` rows are dropped)"}
+    out += ["Length limit: " + (" and ".join(limit) + f"; over-long examples are {handling[settings.overlong]}" if limit else "none") + ".", ""]
+    empty = [s for s, n in counts["programs_per_split"].items() if n == 0]
+    if empty:
+        out += [f"Splits with no program (and so no files): {', '.join(empty)}.", ""]
+    out += ["## Configuration", "", f"- sampler config hash: `{config_hash}`",
+            f"- programs: {counts['input']['programs']}, edit sequences: {counts['input']['sequences']}",
+            "- programs per split: " + ", ".join(f"{s} {n}" for s, n in counts["programs_per_split"].items()),
+            "", "Export settings:", "", "```json", json.dumps(settings.to_dict(), indent=2), "```", ""]
+    if lineage:
+        out += ["Lineage (full detail with file checksums in `manifest.json`):", "", "```json",
+                json.dumps(lineage, indent=2, sort_keys=True, default=str), "```", ""]
+    out += ["## Statistics", "", "| quantity | min | median | mean | max |", "|---|---|---|---|---|",
+            "| edits per sequence " + _summary(stats.edits_per_sequence),
+            "| lines per edit " + _summary(stats.lines_per_edit),
+            "| program lines " + _summary(stats.program_lines), "",
+            "| source | programs | sequences |", "|---|---|---|"]
+    out += [f"| {s} | {n} | {stats.sequences_per_source.get(s, 0)} |" for s, n in stats.programs_per_source.items()]
+    out += [""] + [f"![{p.stem.replace('_', ' ')}](plots/{p.name})" for p in plots] + [""]
+    return "\n".join(out)
+
+
+def write_card(root: Path, **kwargs) -> Path:
+    path = root / "README.md"
+    path.write_text(render_card(root=root, **kwargs), encoding="utf-8")
+    return path
