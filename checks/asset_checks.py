@@ -1,0 +1,187 @@
+"""Dagster asset checks over the warehouse and the exports: thin wrappers, logic elsewhere.
+
+Every check opens a brief read-only connection through the `warehouse` resource (a
+dagster-duckdb `DuckDBResource`), calls a plain function from `sql_checks`,
+`replay_checks`, `export_checks` or `gx_suites`, and turns its `CheckOutcome` into an
+`AssetCheckResult`. Checks whose failure would poison what follows are `blocking`: a failed
+blocking check (severity ERROR) stops the downstream assets of the same run, so wrong
+sequences never reach `training_exports`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    MetadataValue,
+    asset_check,
+)
+from dagster_duckdb import DuckDBResource
+
+from lintseq_assets.core import SamplerConfig
+from resources.gx import GXResource
+
+from . import export_checks, replay_checks, sql_checks
+from .connection import read_connection
+from .gx_suites import SUITES, outcome_from_validation
+from .outcome import CheckOutcome
+
+WAREHOUSE_KEY = "warehouse"
+GX_KEY = "gx"  # the GX check functions name their parameter after it
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """What the checks accept and how much they read.
+
+    sampler_configs / extra_config_hashes: the configs whose sequences may be in the warehouse
+        (the platform passes the SamplerConfig it samples with).
+    replay_max_rows / parse_max_rows: above this many rows, a deterministic sample is checked.
+    gx_sample_rows: rows per GX batch. exports_dir: default `$LINTSEQ_HOME/exports`.
+    """
+
+    sampler_configs: tuple[SamplerConfig, ...] = (SamplerConfig(),)
+    extra_config_hashes: tuple[str, ...] = ()
+    replay_max_rows: int = replay_checks.DEFAULT_MAX_ROWS
+    parse_max_rows: int = 20_000
+    gx_sample_rows: int = 20_000
+    with_gx: bool = True
+    with_exports: bool = True
+    exports_dir: str | None = None
+    blocking: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def configs_by_hash(self) -> dict[str, SamplerConfig]:
+        return {c.config_hash(): c for c in self.sampler_configs}
+
+    def allowed_hashes(self) -> set[str]:
+        return sql_checks.known_config_hashes(self.sampler_configs, self.extra_config_hashes)
+
+
+def _metadata_value(key: str, value: object) -> object:
+    if key.startswith("gx_") and isinstance(value, str):
+        return MetadataValue.path(value)
+    if isinstance(value, (dict, list, tuple)):
+        return MetadataValue.json(value if not isinstance(value, tuple) else list(value))
+    if value is None:
+        return MetadataValue.text("")
+    return value
+
+
+def to_result(outcome: CheckOutcome) -> AssetCheckResult:
+    """A CheckOutcome as Dagster sees it; `warn_only` failures do not block."""
+    severity = AssetCheckSeverity.WARN if outcome.warn_only else AssetCheckSeverity.ERROR
+    return AssetCheckResult(
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.description,
+        metadata={k: _metadata_value(k, v) for k, v in outcome.metadata.items()},
+    )
+
+
+Query = Callable[[duckdb.DuckDBPyConnection], CheckOutcome]
+
+
+def _warehouse_check(asset: str, name: str, query: Query, description: str, blocking: bool) -> AssetChecksDefinition:
+    @asset_check(asset=asset, name=name, description=description, blocking=blocking)
+    def _check(warehouse: DuckDBResource) -> AssetCheckResult:
+        with read_connection(warehouse) as conn:
+            return to_result(query(conn))
+
+    return _check
+
+
+def _gx_check(table: str, sample_rows: int) -> AssetChecksDefinition:
+    spec = SUITES[table]
+
+    @asset_check(
+        asset=table,
+        name=f"gx_{table}",
+        description=f"Great Expectations suite '{spec.name}' on a bounded sample; Data Docs under $LINTSEQ_HOME/gx_docs",
+    )
+    def _check(warehouse: DuckDBResource, gx: GXResource) -> AssetCheckResult:
+        gx_resource = gx
+        limit = min(sample_rows, gx_resource.sample_rows)
+        with read_connection(warehouse) as conn:
+            frame = spec.sample(conn, limit)
+        return to_result(outcome_from_validation(gx_resource.validate(spec.suite(), frame)))
+
+    return _check
+
+
+def _export_checks(exports_dir: str | None) -> list[AssetChecksDefinition]:
+    """Checks on `training_exports`. Nothing is downstream of it, so none blocks; a failure
+    is still severity ERROR."""
+
+    @asset_check(asset="training_exports", name="manifest_integrity",
+                 description="export files are exactly the manifest's, same sha256 and row counts")
+    def manifest_integrity() -> AssetCheckResult:
+        return to_result(export_checks.manifest_integrity(exports_dir))
+
+    @asset_check(asset="training_exports", name="splits_disjoint",
+                 description="no program in two splits, across every format of an export")
+    def splits_disjoint() -> AssetCheckResult:
+        return to_result(export_checks.splits_disjoint(exports_dir))
+
+    @asset_check(asset="training_exports", name="counts_match_warehouse",
+                 description="export counts agree with their files and with the warehouse")
+    def counts_match_warehouse(warehouse: DuckDBResource) -> AssetCheckResult:
+        with read_connection(warehouse) as conn:
+            return to_result(export_checks.counts_match_warehouse(conn, exports_dir))
+
+    return [manifest_integrity, splits_disjoint, counts_match_warehouse]
+
+
+def build_asset_checks(settings: CheckSettings = CheckSettings()) -> list[AssetChecksDefinition]:
+    """All checks for `raw_instructions`, `programs`, `edit_sequences`, `training_exports`.
+
+    Needs resources `warehouse` (DuckDBResource) and, unless `with_gx=False`, `gx`
+    (`resources.gx.GXResource`).
+    """
+    block = settings.blocking
+    checks = [
+        _warehouse_check("raw_instructions", "unique_record_id",
+                         lambda c: sql_checks.unique_key(c, "raw_instructions"),
+                         "record_id is unique", block),
+        _warehouse_check("raw_instructions", "required_values",
+                         lambda c: sql_checks.not_null(c, "raw_instructions"),
+                         "record_id and source are never null", block),
+        _warehouse_check("programs", "unique_program_id",
+                         lambda c: sql_checks.unique_key(c, "programs"),
+                         "program_id is unique (one row per distinct normalised program)", block),
+        _warehouse_check("programs", "required_values",
+                         lambda c: sql_checks.not_null(c, "programs"),
+                         "program_id, record_id, source, program, n_lines are never null", block),
+        _warehouse_check("programs", "programs_parse",
+                         lambda c: replay_checks.programs_parse(c, settings.parse_max_rows),
+                         "every program parses, is normalised, and its program_id is its content hash", block),
+        _warehouse_check("edit_sequences", "unique_sequence_id",
+                         lambda c: sql_checks.unique_key(c, "edit_sequences"),
+                         "sequence_id is unique", block),
+        _warehouse_check("edit_sequences", "required_values",
+                         lambda c: sql_checks.not_null(c, "edit_sequences"),
+                         "no nulls in the columns an export needs", block),
+        _warehouse_check("edit_sequences", "edit_counts",
+                         sql_checks.edit_counts,
+                         "n_edits >= 1 and n_edits = len(edit_path)", block),
+        _warehouse_check("edit_sequences", "known_programs",
+                         lambda c: sql_checks.orphans(c, "edit_sequences", "programs", "program_id"),
+                         "every sequence's program is in programs", block),
+        _warehouse_check("edit_sequences", "config_hashes",
+                         lambda c: sql_checks.config_hashes(c, settings.allowed_hashes()),
+                         "every config_hash is a configured sampler's; sequence_id matches its parts", block),
+        _warehouse_check("edit_sequences", "sequences_replay",
+                         lambda c: replay_checks.sequences_replay(c, settings.replay_max_rows, settings.configs_by_hash()),
+                         "every sequence (or a deterministic sample) replays to its program, each state lint-clean",
+                         block),
+    ]
+    if settings.with_gx:
+        checks += [_gx_check(table, settings.gx_sample_rows) for table in SUITES]
+    if settings.with_exports:
+        checks += _export_checks(settings.exports_dir)
+    return checks

@@ -1,0 +1,124 @@
+"""Checks that need the engine: every program parses, every sequence replays to its program.
+
+They call the same ground truth `lintseq verify` uses (`prepare_program`,
+`verify_edit_path`), never a re-implementation. Replaying is Python work per row, so above
+`max_rows` a deterministic sample is checked: rows ordered by md5 of their key, which is
+stable across runs, machines and DuckDB versions, so a failure is reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import duckdb
+
+from lintseq_assets.core import (
+    Limits,
+    ProgramRejected,
+    SamplerConfig,
+    prepare_program,
+    verify_edit_path,
+)
+
+from .outcome import EXAMPLES, CheckOutcome, preview
+from .sql_checks import table_exists
+
+DEFAULT_MAX_ROWS = 5_000
+# Parsing is the question here, not size: the sampler already enforced its own limits.
+_PARSE_LIMITS = Limits(max_lines=10**9, max_bytes=10**12)
+_FETCH = 500
+
+
+def _sample_clause(conn: duckdb.DuckDBPyConnection, table: str, key: str, max_rows: int) -> tuple[str, int, bool]:
+    total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    if total <= max_rows:
+        return f"ORDER BY {key}", total, False
+    return f"ORDER BY md5({key}::VARCHAR), {key} LIMIT {int(max_rows)}", total, True
+
+
+def programs_parse(conn: duckdb.DuckDBPyConnection, max_rows: int = DEFAULT_MAX_ROWS) -> CheckOutcome:
+    """Every stored program parses and its program_id is the hash of its normalised text."""
+    if not table_exists(conn, "programs"):
+        return CheckOutcome(False, "table programs does not exist")
+    order, total, sampled = _sample_clause(conn, "programs", "program_id", max_rows)
+    cursor = conn.execute(f"SELECT program_id, program FROM programs {order}")
+    checked = failed = 0
+    examples: list[str] = []
+    while batch := cursor.fetchmany(_FETCH):
+        for pid, text in batch:
+            checked += 1
+            problem = None
+            try:
+                program = prepare_program(text, _PARSE_LIMITS)
+                if program.program_id != pid:
+                    problem = f"program_id is not the hash of the program ({program.program_id})"
+                elif program.text != text:
+                    problem = "stored program is not in normal form"
+            except ProgramRejected as rejected:
+                problem = f"{rejected.reason.value}: {rejected.detail}"
+            if problem:
+                failed += 1
+                if len(examples) < EXAMPLES:
+                    examples.append(f"{pid}: {preview(problem)}")
+    return CheckOutcome(
+        failed == 0,
+        f"{checked} programs parse" if not failed else f"{failed} of {checked} programs fail to parse or are mislabelled",
+        {"rows": total, "checked": checked, "sampled": sampled, "failed": failed, "examples": examples},
+    )
+
+
+def sequences_replay(
+    conn: duckdb.DuckDBPyConnection,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    configs: Mapping[str, SamplerConfig] | None = None,
+) -> CheckOutcome:
+    """Every (sampled) sequence replays exactly to its program, every state lint-clean.
+
+    `configs` maps config_hash to its SamplerConfig, so RandSeq sequences (linter "none") are
+    replayed without the lint requirement; an unknown hash is linted as LintSeq (the stricter
+    choice; `config_hashes` reports unknown hashes separately).
+    """
+    for table in ("edit_sequences", "programs"):
+        if not table_exists(conn, table):
+            return CheckOutcome(False, f"table {table} does not exist")
+    configs = configs or {SamplerConfig().config_hash(): SamplerConfig()}
+    order, total, sampled = _sample_clause(conn, "edit_sequences", "sequence_id", max_rows)
+    order = order.replace("sequence_id", "s.sequence_id")
+    cursor = conn.execute(
+        "SELECT s.sequence_id, s.config_hash, s.edit_path, p.program "
+        f"FROM edit_sequences s LEFT JOIN programs p USING (program_id) {order}"
+    )
+    checked = failed = 0
+    examples: list[str] = []
+    kinds: dict[str, int] = {}
+    while batch := cursor.fetchmany(_FETCH):
+        for sid, chash, edit_path, program in batch:
+            checked += 1
+            if program is None:
+                problems = ["program not found"]
+            elif not edit_path:
+                problems = ["empty edit path"]
+            else:
+                config = configs.get(chash)
+                linter = config.linter if config is not None else "pyflakes"
+                problems = verify_edit_path(program, list(edit_path), linter=linter).problems
+            if problems:
+                failed += 1
+                kind = problems[0].split(":")[0]
+                kinds[kind] = kinds.get(kind, 0) + 1
+                if len(examples) < EXAMPLES:
+                    examples.append(f"{sid}: {preview('; '.join(problems[:2]))}")
+    return CheckOutcome(
+        failed == 0,
+        f"{checked} sequences replay to their programs, lint-clean"
+        if not failed
+        else f"{failed} of {checked} sequences do not replay cleanly",
+        {
+            "rows": total,
+            "checked": checked,
+            "sampled": sampled,
+            "failed": failed,
+            "failures_by_kind": kinds,
+            "examples": examples,
+        },
+    )

@@ -1,0 +1,200 @@
+"""Warehouse properties that plain SQL can decide: keys, nulls, counts, identities.
+
+Each function takes an open DuckDB connection (the caller opens it briefly, read-only) and
+returns a `CheckOutcome`. Table and column names are code constants, never user input, but
+they are still checked against an identifier pattern before being put into SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import duckdb
+
+from lintseq_assets.core import SamplerConfig, sequence_id
+
+from .outcome import EXAMPLES, CheckOutcome, preview
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Columns that must never be null, per table (DESIGN §3). `instruction` may be empty text for
+# folder-of-.py sources, but it is still text, so it is listed only where the design needs it.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "raw_instructions": ("record_id", "source"),
+    "programs": ("program_id", "record_id", "source", "program", "n_lines"),
+    "edit_sequences": (
+        "sequence_id",
+        "program_id",
+        "sample_index",
+        "seed",
+        "config_hash",
+        "n_edits",
+        "edit_path",
+    ),
+}
+PRIMARY_KEYS: dict[str, str] = {
+    "raw_instructions": "record_id",
+    "programs": "program_id",
+    "edit_sequences": "sequence_id",
+}
+
+
+def _ident(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _missing_table(table: str) -> CheckOutcome:
+    return CheckOutcome(False, f"table {table} does not exist", {"table": table})
+
+
+def unique_key(conn: duckdb.DuckDBPyConnection, table: str, key: str | None = None) -> CheckOutcome:
+    """No key value appears twice: a duplicate doubles a program's weight in training."""
+    key = key or PRIMARY_KEYS[table]
+    if not table_exists(conn, table):
+        return _missing_table(table)
+    t, k = _ident(table), _ident(key)
+    total = conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+    dupes = conn.execute(
+        f"SELECT {k}, count(*) AS n FROM {t} GROUP BY {k} HAVING count(*) > 1 ORDER BY n DESC, {k} LIMIT ?",
+        [EXAMPLES],
+    ).fetchall()
+    n_dupe_keys = conn.execute(
+        f"SELECT count(*) FROM (SELECT {k} FROM {t} GROUP BY {k} HAVING count(*) > 1)"
+    ).fetchone()[0]
+    passed = n_dupe_keys == 0
+    return CheckOutcome(
+        passed,
+        f"{table}.{key} is unique" if passed else f"{n_dupe_keys} duplicated {key} values in {table}",
+        {
+            "rows": total,
+            "duplicated_keys": n_dupe_keys,
+            "examples": [f"{value} x{n}" for value, n in dupes],
+        },
+    )
+
+
+def not_null(
+    conn: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str] | None = None
+) -> CheckOutcome:
+    """Required columns hold a value on every row."""
+    columns = tuple(columns or REQUIRED_COLUMNS[table])
+    if not table_exists(conn, table):
+        return _missing_table(table)
+    t = _ident(table)
+    selects = ", ".join(f"count(*) FILTER (WHERE {_ident(c)} IS NULL)" for c in columns)
+    row = conn.execute(f"SELECT count(*), {selects} FROM {t}").fetchone()
+    total, counts = row[0], dict(zip(columns, row[1:], strict=True))
+    bad = {c: n for c, n in counts.items() if n}
+    key = PRIMARY_KEYS.get(table)
+    examples: list[str] = []
+    if bad and key:
+        where = " OR ".join(f"{_ident(c)} IS NULL" for c in bad)
+        examples = [
+            str(r[0]) for r in conn.execute(f"SELECT {_ident(key)} FROM {t} WHERE {where} LIMIT ?", [EXAMPLES]).fetchall()
+        ]
+    return CheckOutcome(
+        not bad,
+        f"no nulls in {', '.join(columns)}" if not bad else f"nulls in {table}: " + ", ".join(f"{c}={n}" for c, n in bad.items()),
+        {"rows": total, "null_counts": {c: int(n) for c, n in counts.items()}, "examples": examples},
+    )
+
+
+def edit_counts(conn: duckdb.DuckDBPyConnection) -> CheckOutcome:
+    """`n_edits >= 1` and `n_edits = len(edit_path)`: an empty or miscounted path trains nothing."""
+    if not table_exists(conn, "edit_sequences"):
+        return _missing_table("edit_sequences")
+    total = conn.execute("SELECT count(*) FROM edit_sequences").fetchone()[0]
+    condition = "n_edits IS NULL OR n_edits < 1 OR edit_path IS NULL OR n_edits <> len(edit_path)"
+    n_bad = conn.execute(f"SELECT count(*) FROM edit_sequences WHERE {condition}").fetchone()[0]
+    examples = conn.execute(
+        f"SELECT sequence_id, n_edits, len(edit_path) FROM edit_sequences WHERE {condition} "
+        "ORDER BY sequence_id LIMIT ?",
+        [EXAMPLES],
+    ).fetchall()
+    stats = conn.execute("SELECT min(n_edits), max(n_edits), avg(n_edits) FROM edit_sequences").fetchone()
+    return CheckOutcome(
+        n_bad == 0,
+        "every sequence has n_edits >= 1 equal to len(edit_path)" if n_bad == 0 else f"{n_bad} sequences with a bad n_edits",
+        {
+            "rows": total,
+            "bad_rows": n_bad,
+            "min_n_edits": stats[0],
+            "max_n_edits": stats[1],
+            "mean_n_edits": float(stats[2]) if stats[2] is not None else None,
+            "examples": [f"{sid}: n_edits={n} len(edit_path)={k}" for sid, n, k in examples],
+        },
+    )
+
+
+def known_config_hashes(configs: Iterable[SamplerConfig] = (), extra: Iterable[str] = ()) -> set[str]:
+    """The hashes a warehouse may legitimately hold: the configured samplers and any extras."""
+    hashes = {c.config_hash() for c in configs} | set(extra)
+    return hashes or {SamplerConfig().config_hash()}
+
+
+def config_hashes(conn: duckdb.DuckDBPyConnection, allowed: set[str]) -> CheckOutcome:
+    """Every sequence was sampled with a known config, and its sequence_id says so.
+
+    `sequence_id = hash(program_id, config_hash, sample_index)`: recomputing it catches a row
+    whose config_hash (or program_id, or sample_index) was changed after sampling.
+    """
+    if not table_exists(conn, "edit_sequences"):
+        return _missing_table("edit_sequences")
+    per_hash = dict(
+        conn.execute("SELECT config_hash, count(*) FROM edit_sequences GROUP BY config_hash ORDER BY 1").fetchall()
+    )
+    unknown = {h: n for h, n in per_hash.items() if h not in allowed}
+    mismatched: list[str] = []
+    n_mismatched = 0
+    cursor = conn.execute("SELECT sequence_id, program_id, config_hash, sample_index FROM edit_sequences")
+    while batch := cursor.fetchmany(10_000):
+        for sid, pid, chash, index in batch:
+            if None in (sid, pid, chash, index) or sequence_id(pid, chash, index) != sid:
+                n_mismatched += 1
+                if len(mismatched) < EXAMPLES:
+                    mismatched.append(str(sid))
+    passed = not unknown and n_mismatched == 0
+    problems = []
+    if unknown:
+        problems.append(f"{sum(unknown.values())} sequences with unknown config hashes {sorted(unknown)}")
+    if n_mismatched:
+        problems.append(f"{n_mismatched} sequence_ids that do not match (program_id, config_hash, sample_index)")
+    return CheckOutcome(
+        passed,
+        "config hashes known and sequence ids consistent" if passed else "; ".join(problems),
+        {
+            "sequences_per_config_hash": {str(h): int(n) for h, n in per_hash.items()},
+            "allowed_config_hashes": sorted(allowed),
+            "unknown_config_hash_rows": int(sum(unknown.values())),
+            "sequence_id_mismatches": n_mismatched,
+            "examples": mismatched,
+        },
+    )
+
+
+def orphans(
+    conn: duckdb.DuckDBPyConnection, child: str, parent: str, key: str, parent_key: str | None = None
+) -> CheckOutcome:
+    """Every `child.key` points at a `parent` row: a sequence without its program cannot be exported."""
+    for table in (child, parent):
+        if not table_exists(conn, table):
+            return _missing_table(table)
+    c, p, k, pk = _ident(child), _ident(parent), _ident(key), _ident(parent_key or key)
+    query = f"FROM {c} WHERE {k} IS NOT NULL AND {k} NOT IN (SELECT {pk} FROM {p} WHERE {pk} IS NOT NULL)"
+    n = conn.execute(f"SELECT count(*) {query}").fetchone()[0]
+    examples = [preview(r[0]) for r in conn.execute(f"SELECT DISTINCT {k} {query} ORDER BY 1 LIMIT ?", [EXAMPLES]).fetchall()]
+    return CheckOutcome(
+        n == 0,
+        f"every {child}.{key} is in {parent}" if n == 0 else f"{n} {child} rows point at no {parent} row",
+        {"orphan_rows": n, "examples": examples},
+    )

@@ -1,0 +1,100 @@
+"""A small real warehouse for tests: standard-library programs through the real engine.
+
+Used by this package's tests (and available to others) to build a DuckDB file with the
+tables of DESIGN §3 filled from genuine `analyse_program` / `sample_analysed` output, which
+the tests then corrupt on purpose. The DDL mirrors `resources/warehouse.py`; when that module
+offers a schema function it is used instead, so the fixture follows the real warehouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+
+from lintseq_assets.core import ProgramRejected, SamplerConfig, analyse_program, sample_analysed
+
+FALLBACK_DDL = """
+CREATE TABLE IF NOT EXISTS raw_instructions (
+    record_id VARCHAR PRIMARY KEY, source VARCHAR, source_revision VARCHAR, source_row BIGINT,
+    instruction VARCHAR, response VARCHAR, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS programs (
+    program_id VARCHAR PRIMARY KEY, record_id VARCHAR, source VARCHAR, instruction VARCHAR,
+    program VARCHAR, n_lines INTEGER, n_lint_errors INTEGER, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS rejects (
+    record_id VARCHAR, source VARCHAR, stage VARCHAR, reason VARCHAR, detail VARCHAR, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS edit_sequences (
+    sequence_id VARCHAR PRIMARY KEY, program_id VARCHAR, sample_index INTEGER, seed UBIGINT,
+    config_hash VARCHAR, n_edits INTEGER, edit_path VARCHAR[], run_id VARCHAR);
+"""
+
+# Short, pure standard-library modules: real code, quick to sample.
+STDLIB_MODULES: tuple[str, ...] = ("colorsys", "bisect", "keyword", "this", "stat", "copyreg")
+
+
+def stdlib_sources(names: Sequence[str] = STDLIB_MODULES) -> dict[str, str]:
+    """Text of standard-library modules, read as files (never imported)."""
+    import sysconfig
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    return {name: (stdlib / f"{name}.py").read_text(encoding="utf-8") for name in names if (stdlib / f"{name}.py").exists()}
+
+
+def _create_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(FALLBACK_DDL)
+
+
+def build_warehouse(
+    path: str | os.PathLike,
+    sources: dict[str, str] | None = None,
+    *,
+    samples: int = 2,
+    seed: int = 0,
+    config: SamplerConfig = SamplerConfig(),
+    run_id: str = "test-run",
+) -> dict[str, int]:
+    """Create and fill a warehouse at `path`; return row counts per table."""
+    sources = sources if sources is not None else stdlib_sources()
+    conn = duckdb.connect(str(path))
+    try:
+        _create_schema(conn)
+        for row, (name, text) in enumerate(sorted(sources.items())):
+            record_id = f"stdlib:{name}"
+            response = f"```python\n{text}\n```"
+            conn.execute(
+                "INSERT INTO raw_instructions VALUES (?, 'stdlib', 'test', ?, ?, ?, ?)",
+                [record_id, row, f"Write the {name} module.", response, run_id],
+            )
+            try:
+                analysed = analyse_program(text, config)
+            except ProgramRejected as rejected:
+                conn.execute(
+                    "INSERT INTO rejects VALUES (?, 'stdlib', 'programs', ?, ?, ?)",
+                    [record_id, rejected.reason.value, rejected.detail, run_id],
+                )
+                continue
+            program = analysed.program
+            conn.execute(
+                "INSERT INTO programs VALUES (?, ?, 'stdlib', ?, ?, ?, ?, ?)",
+                [program.program_id, record_id, f"Write the {name} module.", program.text,
+                 len(program.lines), len(analysed.baseline), run_id],
+            )
+            for seq in sample_analysed(analysed, samples=samples, seed=seed, config=config):
+                conn.execute(
+                    "INSERT INTO edit_sequences VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [seq.sequence_id, seq.program_id, seq.sample_index, seq.seed, seq.config_hash,
+                     seq.n_edits, seq.edit_path, run_id],
+                )
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("raw_instructions", "programs", "rejects", "edit_sequences")
+        }
+    finally:
+        conn.close()
+
+
+def fake_hash(text: str, length: int = 32) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
