@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 PY_SUFFIXES = (".py",)
 JSONL_SUFFIXES = (".jsonl", ".jsonlines", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
@@ -81,6 +79,8 @@ def _field_record(fields: dict, code_field: str, id_field: str | None, row: int)
 
 
 def _iter_parquet(path: Path, code_field: str, id_field: str | None) -> Iterator[RawRecord]:
+    import pyarrow.parquet as pq  # imported here: pyarrow costs most of the CLI's start-up
+
     parquet = pq.ParquetFile(path)
     if code_field not in parquet.schema_arrow.names:
         raise InputError(f"{path}: no column {code_field!r} (columns: {', '.join(parquet.schema_arrow.names)})")

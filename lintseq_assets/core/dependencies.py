@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from pyflakes import checker as pf
 
-from .lint import LINT_FILENAME, StableChecker
+from .lint import LINT_FILENAME, LintError, StableChecker, errors_of
 
 _ANNOTATIONS_ALWAYS_DEFERRED = sys.version_info >= (3, 14)
 
@@ -172,13 +172,20 @@ class _RecordingChecker(StableChecker):
     def later_store(self, record: _LoadRecord) -> bool:
         return record.own_key is not None and self._added[record.own_key] > record.own_count
 
-    def export_lookups(self) -> list[tuple[list[pf.Binding], list[str]]]:
-        """For `__all__`: every binding of it, and the names pyflakes checks against the module."""
+    def export_lookups(self) -> tuple[list[pf.Binding], list[str]]:
+        """Every module-level binding of `__all__`, and the names pyflakes checks exist.
+
+        Which binding is last decides which names are checked (and how often, duplicates
+        included), so the bindings are kept or deleted as one group: then the checked list
+        is always the source program's.
+        """
         scope = self.module_scope
-        if scope is None or not isinstance(scope.get("__all__"), pf.ExportBinding):
-            return []
-        exports = [b for b in self._history.get((id(scope), "__all__"), ()) if isinstance(b, pf.ExportBinding)]
-        return [(exports, list(scope["__all__"].names))]
+        if scope is None or "__all__" not in scope:
+            return [], []
+        bindings = list(self._history.get((id(scope), "__all__"), ()))
+        final = scope["__all__"]
+        names = list(final.names) if isinstance(final, pf.ExportBinding) else []
+        return bindings, names
 
     def module_candidates(self, name: str) -> tuple[list[pf.Binding], bool]:
         scope = self.module_scope
@@ -199,6 +206,7 @@ class Dependencies:
     load_unit: list[int]
     candidates: list[tuple[int, ...]]
     requires: list[list[int]]  # per unit: units that must go when it goes (beyond its block)
+    baseline: list[LintError]  # the errors of the source program itself (same pyflakes pass)
 
 
 def _source_line(thing: object) -> int:
@@ -234,12 +242,14 @@ def analyse_dependencies(tree: ast.Module, line_unit_of_row: list[int], n_units:
             add(unit, record.own_candidates)  # falling through to an outer scope is UndefinedLocal
         elif not record.immortal:
             add(unit, record.candidates)
-    for exports, names in checker.export_lookups():
-        export_units = sorted({line_unit_of_row[_source_line(b)] for b in exports})
-        for name in names:
-            bindings, immortal = checker.module_candidates(name)
-            if immortal:
-                continue
+    exports, names = checker.export_lookups()
+    export_units = sorted({line_unit_of_row[_source_line(b)] for b in exports})
+    for this, following in zip(export_units, export_units[1:] + export_units[:1], strict=True):
+        if this != following:
+            requires[this].append(following)  # a cycle: one goes, all go
+    for name in names:
+        bindings, immortal = checker.module_candidates(name)
+        if not immortal:
             for unit in export_units:
                 add(unit, bindings)
-    return Dependencies(load_unit=load_unit, candidates=candidates, requires=requires)
+    return Dependencies(load_unit=load_unit, candidates=candidates, requires=requires, baseline=errors_of(checker))

@@ -70,9 +70,8 @@ def is_error(message: pyflakes_messages.Message) -> bool:
     return type(message).__name__ not in TOLERATED_MESSAGES
 
 
-def lint_tree(tree: ast.Module, checker_class: type = StableChecker) -> list[LintError]:
-    """Errors pyflakes reports for an already-parsed module."""
-    checker = checker_class(tree, filename=LINT_FILENAME)
+def errors_of(checker: pyflakes_checker.Checker) -> list[LintError]:
+    """The errors (by our rule) among a finished checker's messages, in line order."""
     errors = [
         LintError(message_key(m), m.lineno, m.message % m.message_args)
         for m in checker.messages
@@ -80,6 +79,11 @@ def lint_tree(tree: ast.Module, checker_class: type = StableChecker) -> list[Lin
     ]
     errors.sort(key=lambda e: e.line)
     return errors
+
+
+def lint_tree(tree: ast.Module) -> list[LintError]:
+    """Errors pyflakes reports for an already-parsed module."""
+    return errors_of(StableChecker(tree, filename=LINT_FILENAME))
 
 
 def lint_text(text: str) -> list[LintError]:

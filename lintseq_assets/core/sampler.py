@@ -23,7 +23,7 @@ from .config import SamplerConfig, derive_seed, sequence_id
 from .dependencies import Dependencies, analyse_dependencies
 from .diffs import forward_diffs
 from .errors import ProgramRejected, RejectReason
-from .lint import LintError, lint_text, lint_tree
+from .lint import LintError, lint_text
 from .program import Program, prepare_program
 from .structure import Structure, build_structure
 
@@ -69,7 +69,7 @@ def analyse_program(raw: object, config: SamplerConfig = SamplerConfig()) -> Ana
         if config.linter == "pyflakes":
             row_unit = [0, *structure.line_unit]
             dependencies = analyse_dependencies(program.tree, row_unit, structure.n_units)
-            baseline = lint_tree(program.tree)
+            baseline = dependencies.baseline
     except RecursionError:
         raise ProgramRejected(RejectReason.TOO_DEEP, "nesting too deep for the linter (recursion limit)") from None
     dependents: list[list[int]] = [[] for _ in range(structure.n_units)]
@@ -77,11 +77,29 @@ def analyse_program(raw: object, config: SamplerConfig = SamplerConfig()) -> Ana
         for load, units in enumerate(dependencies.candidates):
             for unit in units:
                 dependents[unit].append(load)
-    bias = config.indent_bias
-    weights = [1.0 if d == 0 else d * bias for d in structure.depth]
-    if not any(weights):  # indent_bias=0 with everything nested: fall back to uniform
-        weights = [1.0] * structure.n_units
+    weights = unit_weights(program.lines, structure, config.indent_bias)
     return AnalysedProgram(program, structure, dependencies, weights, baseline, dependents)
+
+
+def unit_weights(lines: tuple[str, ...], structure: Structure, indent_bias: float) -> list[float]:
+    """The reference's line weights, summed per unit.
+
+    The reference samples code lines (not comments or blanks), a line at indentation `i`
+    weighing 1 at the margin and `i / tab_width * indent_bias` inside. Summing over a unit's
+    lines gives each unit the probability that the reference picks one of its lines, so a
+    long statement or docstring is as likely to go first as it is there.
+    """
+    indents = [len(line) - len(line.lstrip()) for line in lines]
+    code = [bool(line.strip()) and not line.lstrip().startswith("#") for line in lines]
+    tab_width = next((i for i, is_code in zip(indents, code, strict=True) if is_code and i > 0), 4)
+    weights = []
+    for unit_lines in structure.unit_lines:
+        weight = 0.0
+        for line in unit_lines:
+            if code[line]:
+                weight += 1.0 if indents[line] == 0 else indents[line] / tab_width * indent_bias
+        weights.append(weight)
+    return weights
 
 
 class _Picker:
