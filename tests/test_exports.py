@@ -338,3 +338,11 @@ def test_instructions_holding_a_marker_are_left_out_and_counted(inputs, tmp_path
     result = write_exports(sequences, poisoned, tmp_path / "x", ExportSettings(), LINEAGE)
     assert result.counts["input"]["programs_excluded_marker_in_instruction"] == len(HANDWRITTEN)
     assert result.counts["input"]["programs"] == len(STDLIB)
+
+
+def test_markdown_for_the_asset_metadata(full_export):
+    result, settings = full_export
+    table = result.counts_markdown()
+    assert all(f"| {name} |" in table for name in settings.formats)
+    inlined = result.plots_markdown()
+    assert inlined.count("data:image/png;base64,") == len(result.plots)

@@ -19,7 +19,7 @@ from .formats import (
 from .manifest import EXPORT_FORMAT_VERSION, verify_manifest
 from .settings import FORMATS, ExportError, ExportSettings
 from .splits import assign_split
-from .writer import ExportResult, write_exports
+from .writer import ExportResult, default_out_dir, write_exports
 
 __all__ = [
     "EXPORT_FORMAT_VERSION",
@@ -32,6 +32,7 @@ __all__ = [
     "ExportSettings",
     "assign_split",
     "completion_text",
+    "default_out_dir",
     "lintseq_text",
     "parse_edits",
     "parse_state",

@@ -72,8 +72,9 @@ class ExportSettings:
     license: str = "other"
 
     def __post_init__(self) -> None:
-        # Accept lists (YAML, Dagster config) but keep an immutable, ordered value.
-        object.__setattr__(self, "formats", tuple(self.formats))
+        # Accept lists (YAML, Dagster config) or one name, but keep an immutable, ordered value.
+        formats = (self.formats,) if isinstance(self.formats, str) else self.formats
+        object.__setattr__(self, "formats", tuple(formats))
         object.__setattr__(self, "splits", dict(self.splits))
         if not _EXPORT_NAME.match(self.name):
             raise ExportError(f"name {self.name!r}: use letters, digits, '.', '_' or '-'")

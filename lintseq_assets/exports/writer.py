@@ -10,6 +10,7 @@ by id, and Parquet is written with fixed options, so the same inputs give the sa
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -34,9 +35,18 @@ PROGRAM_COLUMNS = ("program_id", "instruction", "program", "source")
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 
 
+def default_out_dir(home: Path, settings: ExportSettings) -> Path:
+    """Where an export lives by convention: `$LINTSEQ_HOME/exports/<name>/`."""
+    return Path(home) / "exports" / settings.name
+
+
 @dataclass
 class ExportResult:
-    """What was written. Paths point into the final folder (after the rename)."""
+    """What was written. Paths point into the final folder (after the rename).
+
+    counts: {"input": {...}, "programs_per_split": {split: n},
+             "rows" | "truncated" | "dropped": {format: {split: n}}}
+    """
 
     out_dir: Path
     config_hash: str
@@ -47,6 +57,22 @@ class ExportResult:
     plots: list[Path]
     data_files: dict[str, dict[str, list[Path]]] = field(default_factory=dict)
     pushed_to: str | None = None
+
+    def counts_markdown(self) -> str:
+        """Rows per format and split, truncated and dropped: a table for the asset's metadata."""
+        splits = list(self.counts["programs_per_split"])
+        lines = ["| format | " + " | ".join(splits) + " | truncated | dropped |", "|---" * (len(splits) + 3) + "|"]
+        for name, by_split in self.counts["rows"].items():
+            cells = " | ".join(str(by_split[s]) for s in splits)
+            truncated, dropped = sum(self.counts["truncated"][name].values()), sum(self.counts["dropped"][name].values())
+            lines.append(f"| {name} | {cells} | {truncated} | {dropped} |")
+        return "\n".join(lines)
+
+    def plots_markdown(self) -> str:
+        """The plots inlined as data URIs, so a UI that shows markdown shows them too."""
+        return "\n\n".join(
+            f"![{p.stem.replace('_', ' ')}](data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()})" for p in self.plots
+        )
 
 
 def _hub_token(settings: ExportSettings) -> str | None:
@@ -83,8 +109,16 @@ def join_inputs(sequences: pl.DataFrame, programs: pl.DataFrame) -> tuple[list[S
     """Sequences joined with their programs, sorted by id; also the programs, and how many
     programs were left out because their instruction contains a format marker (their rows
     would not parse back)."""
-    programs = programs.select(PROGRAM_COLUMNS).sort("program_id", "source").unique("program_id", keep="first", maintain_order=True)
-    joined = sequences.select(SEQUENCE_COLUMNS).join(programs, on="program_id", how="left")
+    # One row per program (the warehouse should already ensure it) and per sequence; a source
+    # left empty upstream is named, not None, so statistics can group and sort it.
+    programs = (
+        programs.select(PROGRAM_COLUMNS)
+        .with_columns(pl.col("source").fill_null("unknown"))
+        .sort("program_id", "source")
+        .unique("program_id", keep="first", maintain_order=True)
+    )
+    sequences = sequences.select(SEQUENCE_COLUMNS).sort("sequence_id").unique("sequence_id", keep="first", maintain_order=True)
+    joined = sequences.join(programs, on="program_id", how="left")
     orphans = joined.filter(pl.col("program").is_null()).get_column("program_id").unique().to_list()
     if orphans:
         raise ExportError(f"{len(orphans)} programs referenced by sequences are missing, e.g. {orphans[0]}")
