@@ -9,9 +9,8 @@ threaded Dagster process; PNGs carry no software metadata, so they are stable ac
 from __future__ import annotations
 
 import json
-import statistics
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -26,39 +25,58 @@ TAGS = ["code", "python", "synthetic", "lintseq", "edit-sequences", "diffs"]
 
 @dataclass
 class ExportStats:
-    """What the card and the plots describe: the exported inputs, before length control."""
+    """What the card and the plots describe: the exported inputs, before length control.
 
-    edits_per_sequence: list[int]
-    lines_per_edit: list[int]
-    program_lines: list[int]
-    programs_per_source: dict[str, int]
-    sequences_per_source: dict[str, int]
+    Distributions are kept as value -> count histograms, so memory does not grow with the
+    number of sequences or edits.
+    """
 
-    @classmethod
-    def collect(cls, items: list[SequenceItem], programs: list[ProgramItem], split_of: dict[str, str]) -> ExportStats:
-        return cls(
-            edits_per_sequence=[len(i.edit_path) for i in items],
-            lines_per_edit=[sum(1 for line in d.split("\n") if line.startswith("+")) for i in items for d in i.edit_path],
-            program_lines=[p.program.count("\n") + 1 for p in programs],
-            programs_per_source=dict(sorted(Counter(p.source for p in programs).items())),
-            sequences_per_source=dict(sorted(Counter(i.source for i in items).items())),
-        )
+    edits_per_sequence: Counter = field(default_factory=Counter)
+    lines_per_edit: Counter = field(default_factory=Counter)
+    program_lines: Counter = field(default_factory=Counter)
+    programs_per_source: Counter = field(default_factory=Counter)
+    sequences_per_source: Counter = field(default_factory=Counter)
+
+    def add_sequence(self, item: SequenceItem) -> None:
+        self.edits_per_sequence[len(item.edit_path)] += 1
+        self.sequences_per_source[item.source] += 1
+        for diff in item.edit_path:
+            self.lines_per_edit[sum(1 for line in diff.split("\n") if line.startswith("+"))] += 1
+
+    def add_program(self, item: ProgramItem) -> None:
+        self.program_lines[item.program.count("\n") + 1] += 1
+        self.programs_per_source[item.source] += 1
 
 
-def _summary(values: list[int]) -> str:
-    if not values:
+def _summary(histogram: Counter) -> str:
+    """min, median, mean, max of a value -> count histogram, as table cells."""
+    total = sum(histogram.values())
+    if not total:
         return "| – | – | – | – |"
-    return f"| {min(values)} | {statistics.median(values):g} | {statistics.fmean(values):.1f} | {max(values)} |"
+    values = sorted(histogram)
+    mean = sum(v * n for v, n in histogram.items()) / total
+
+    def nth(k: int) -> int:  # the k-th smallest value, 0-based
+        seen = 0
+        for v in values:
+            seen += histogram[v]
+            if seen > k:
+                return v
+        return values[-1]
+
+    median = (nth((total - 1) // 2) + nth(total // 2)) / 2
+    return f"| {values[0]} | {median:g} | {mean:.1f} | {values[-1]} |"
 
 
-def _histogram(values: list[int], title: str, xlabel: str, path: Path) -> Path:
+def _histogram(histogram: Counter, title: str, xlabel: str, path: Path) -> Path:
     figure = Figure(figsize=(6, 3.5), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    if values:
-        top = max(values)
-        bins = range(min(values), top + 2) if top - min(values) <= 60 else 60
-        axes.hist(values, bins=bins, color="#4C72B0", edgecolor="white")
+    if histogram:
+        values = sorted(histogram)
+        low, high = values[0], values[-1]
+        bins = range(low, high + 2) if high - low <= 60 else 60
+        axes.hist(values, bins=bins, weights=[histogram[v] for v in values], color="#4C72B0", edgecolor="white")
     axes.set_title(title)
     axes.set_xlabel(xlabel)
     axes.set_ylabel("count")
@@ -67,11 +85,11 @@ def _histogram(values: list[int], title: str, xlabel: str, path: Path) -> Path:
     return path
 
 
-def _bars(counts: dict[str, int], title: str, path: Path) -> Path:
+def _bars(counts: Counter, title: str, path: Path) -> Path:
     figure = Figure(figsize=(6, max(2.5, 0.4 * len(counts) + 1.5)), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    names = list(counts)
+    names = sorted(counts)
     axes.barh(names, [counts[n] for n in names], color="#55A868")
     axes.invert_yaxis()
     axes.set_title(title)
@@ -178,7 +196,7 @@ def render_card(*, settings: ExportSettings, config_hash: str, counts: dict, sta
             "| lines per edit " + _summary(stats.lines_per_edit),
             "| program lines " + _summary(stats.program_lines), "",
             "| source | programs | sequences |", "|---|---|---|"]
-    out += [f"| {s} | {n} | {stats.sequences_per_source.get(s, 0)} |" for s, n in stats.programs_per_source.items()]
+    out += [f"| {s} | {stats.programs_per_source[s]} | {stats.sequences_per_source[s]} |" for s in sorted(stats.programs_per_source)]
     out += [""] + [f"![{p.stem.replace('_', ' ')}](plots/{p.name})" for p in plots] + [""]
     return "\n".join(out)
 

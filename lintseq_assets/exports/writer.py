@@ -11,11 +11,10 @@ by id, and Parquet is written with fixed options, so the same inputs give the sa
 from __future__ import annotations
 
 import base64
-import json
-import math
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,8 +25,9 @@ import pyarrow.parquet as pq
 from .card import ExportStats, write_card, write_plots
 from .formats import FORMAT_SPECS, MARKERS, ProgramItem, SequenceItem
 from .length import LengthLimit, Outcome, shape_row
-from .manifest import write_manifest
+from .manifest import MANIFEST_NAME, write_manifest
 from .settings import ExportError, ExportSettings
+from .shards import ShardWriter
 from .splits import assign_splits
 
 SEQUENCE_COLUMNS = ("sequence_id", "program_id", "sample_index", "config_hash", "edit_path")
@@ -75,13 +75,13 @@ class ExportResult:
         )
 
 
-def _hub_token(settings: ExportSettings) -> str | None:
+def _hub_token(settings: ExportSettings, given: str | None) -> str | None:
     """The Hub token, checked before any work so a doomed push fails fast."""
     if settings.push_to_hub is None:
         return None
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False"):
         raise ExportError("push_to_hub is set but HF_HUB_OFFLINE is on")
-    token = next((os.environ[v] for v in TOKEN_VARIABLES if os.environ.get(v)), None)
+    token = given or next((os.environ[v] for v in TOKEN_VARIABLES if os.environ.get(v)), None)
     if token is None:
         raise ExportError(f"push_to_hub={settings.push_to_hub!r} needs a token in {' or '.join(TOKEN_VARIABLES)}")
     return token
@@ -105,65 +105,70 @@ def _require(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
         raise ExportError(f"{what} lack columns {missing} (have {frame.columns})")
 
 
-def join_inputs(sequences: pl.DataFrame, programs: pl.DataFrame) -> tuple[list[SequenceItem], list[ProgramItem], int]:
-    """Sequences joined with their programs, sorted by id; also the programs, and how many
-    programs were left out because their instruction contains a format marker (their rows
-    would not parse back)."""
-    # One row per program (the warehouse should already ensure it) and per sequence; a source
-    # left empty upstream is named, not None, so statistics can group and sort it.
+@dataclass
+class Inputs:
+    """The sequences to export joined with their programs, and the programs themselves,
+    both sorted by id; `excluded` programs hold a format marker in their instruction."""
+
+    sequences: pl.DataFrame
+    programs: pl.DataFrame
+    excluded: int
+
+    def sequence_items(self, batch: int = 10_000) -> Iterator[SequenceItem]:
+        """Rows as items, a slice at a time (the frame stays columnar in memory)."""
+        for frame in self.sequences.iter_slices(batch):
+            for r in frame.iter_rows(named=True):
+                yield SequenceItem(r["sequence_id"], r["program_id"], int(r["sample_index"]), r["config_hash"],
+                                   r["source"], r["instruction"], r["program"], tuple(r["edit_path"]))
+
+    def program_items(self) -> Iterator[ProgramItem]:
+        for r in self.programs.iter_rows(named=True):
+            yield ProgramItem(r["program_id"], r["source"], r["instruction"], r["program"])
+
+
+def join_inputs(sequences: pl.DataFrame, programs: pl.DataFrame) -> Inputs:
+    """Join, de-duplicate and sort the inputs; refuse sequences whose program is missing."""
+    # One row per program (the warehouse should already ensure it) and per sequence; an empty
+    # source or instruction upstream becomes a value, so grouping and marker checks work.
     programs = (
         programs.select(PROGRAM_COLUMNS)
-        .with_columns(pl.col("source").fill_null("unknown"))
+        .with_columns(pl.col("source").fill_null("unknown"), pl.col("instruction").fill_null(""))
         .sort("program_id", "source")
         .unique("program_id", keep="first", maintain_order=True)
     )
     sequences = sequences.select(SEQUENCE_COLUMNS).sort("sequence_id").unique("sequence_id", keep="first", maintain_order=True)
-    joined = sequences.join(programs, on="program_id", how="left")
-    orphans = joined.filter(pl.col("program").is_null()).get_column("program_id").unique().to_list()
+    joined = sequences.join(programs, on="program_id", how="left", maintain_order="left")
+    orphans = joined.filter(pl.col("program").is_null()).get_column("program_id").unique().sort().to_list()
     if orphans:
         raise ExportError(f"{len(orphans)} programs referenced by sequences are missing, e.g. {orphans[0]}")
-    bad = {pid for pid, text in zip(programs["program_id"], programs["instruction"], strict=True) if any(m in text for m in MARKERS)}
-    joined = joined.filter(~pl.col("program_id").is_in(list(bad))).sort("sequence_id")
-    items = [
-        SequenceItem(r["sequence_id"], r["program_id"], int(r["sample_index"]), r["config_hash"], r["source"], r["instruction"], r["program"], tuple(r["edit_path"]))
-        for r in joined.iter_rows(named=True)
-    ]
-    used = programs.filter(pl.col("program_id").is_in(joined.get_column("program_id").unique().to_list()))
-    program_items = [ProgramItem(r["program_id"], r["source"], r["instruction"], r["program"]) for r in used.sort("program_id").iter_rows(named=True)]
-    excluded = programs.filter(pl.col("program_id").is_in(list(bad)) & pl.col("program_id").is_in(sequences.get_column("program_id").unique().to_list())).height
-    return items, program_items, excluded
+    marked = pl.any_horizontal(pl.col("instruction").str.contains(m, literal=True) for m in MARKERS)
+    excluded = joined.filter(marked).get_column("program_id").n_unique()
+    joined = joined.filter(~marked).sort("sequence_id")
+    used = programs.filter(pl.col("program_id").is_in(joined.get_column("program_id").unique().implode())).sort("program_id")
+    return Inputs(joined, used, excluded)
 
 
-def _write_shards(table: pa.Table, folder: Path, split: str, shard_rows: int, suffix: str) -> list[Path]:
-    """`<split>-0000i-of-0000n.<suffix>`: the Hub's shard naming, which `datasets` splits by."""
-    n = max(1, math.ceil(table.num_rows / shard_rows))
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(n):
-        shard = table.slice(i * shard_rows, shard_rows)
-        path = folder / f"{split}-{i:05d}-of-{n:05d}.{suffix}"
-        if suffix == "parquet":
-            pq.write_table(shard, path, compression="zstd", row_group_size=10_000)
-        else:
-            with path.open("w", encoding="utf-8") as handle:
-                for row in shard.to_pylist():
-                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        paths.append(path)
-    return paths
+class _FormatWriter:
+    """Rows of one format through length control into per-split shard writers."""
 
+    def __init__(self, name: str, root: Path, settings: ExportSettings, limit: LengthLimit) -> None:
+        self.spec = FORMAT_SPECS[name]
+        self.settings, self.limit = settings, limit
+        jsonl = root / "jsonl" / name if settings.jsonl else None
+        self.writers = {s: ShardWriter(root / name, s, self.spec.schema, settings.shard_rows, jsonl) for s in settings.splits}
+        self.tally = {o.value: dict.fromkeys(settings.splits, 0) for o in Outcome}
 
-def _build_format(name: str, items: list, split_of: dict[str, str], splits: list[str], settings: ExportSettings, limit: LengthLimit) -> tuple[dict[str, list[dict]], dict[str, dict[str, int]]]:
-    """Rows of one format per split, and the kept/truncated/dropped counts per split."""
-    spec = FORMAT_SPECS[name]
-    rows: dict[str, list[dict]] = {s: [] for s in splits}
-    tally = {o.value: dict.fromkeys(splits, 0) for o in Outcome}
-    for item in items:
-        split = split_of[item.program_id]
-        row, outcome = shape_row(spec.candidate(item, settings.split_seed), limit, settings.overlong)
-        tally[outcome.value][split] += 1
+    def add(self, item, split: str) -> None:
+        candidate = self.spec.candidate(item, self.settings.split_seed)
+        row, outcome = shape_row(candidate, self.limit, self.settings.overlong)
+        self.tally[outcome.value][split] += 1
         if row is not None:
-            rows[split].append(row)
-    return rows, tally
+            self.writers[split].add(row)
+
+    def close(self) -> dict[str, list[Path]]:
+        """Parquet shards per split; a split without rows has none (`datasets` cannot read
+        an empty Parquet file)."""
+        return {s: paths for s, w in self.writers.items() if (paths := w.close())}
 
 
 def _swap_into_place(tmp: Path, out_dir: Path) -> None:
@@ -177,89 +182,96 @@ def _swap_into_place(tmp: Path, out_dir: Path) -> None:
         os.replace(tmp, out_dir)
 
 
-def write_exports(sequences: pl.DataFrame, programs: pl.DataFrame, out_dir: Path, settings: ExportSettings, lineage: dict) -> ExportResult:
-    """Write the training export described by `settings` to `out_dir` (replacing it whole)."""
+def _write_all(tmp: Path, inputs: Inputs, settings: ExportSettings, limit: LengthLimit, config_hash: str, lineage: dict) -> tuple[dict, dict, list[Path], Path]:
+    """Everything of one export into `tmp`: data, copies, plots, card, manifest."""
+    splits = list(settings.splits)
+    split_of = assign_splits(inputs.programs.get_column("program_id").to_list(), settings.split_seed, settings.splits)
+    writers = {name: _FormatWriter(name, tmp, settings, limit) for name in settings.formats}
+    by_unit = {unit: [w for w in writers.values() if w.spec.unit == unit] for unit in ("program", "sequence")}
+    stats = ExportStats()
+    for item in inputs.program_items():
+        stats.add_program(item)
+        for writer in by_unit["program"]:
+            writer.add(item, split_of[item.program_id])
+    for item in inputs.sequence_items():
+        stats.add_sequence(item)
+        for writer in by_unit["sequence"]:
+            writer.add(item, split_of[item.program_id])
+    data_files = {name: writer.close() for name, writer in writers.items()}
+    counts: dict = {
+        "input": {"sequences": inputs.sequences.height, "programs": inputs.programs.height,
+                  "programs_excluded_marker_in_instruction": inputs.excluded},
+        "programs_per_split": {s: sum(1 for v in split_of.values() if v == s) for s in splits},
+        "rows": {n: {s: w.tally[Outcome.KEPT.value][s] + w.tally[Outcome.TRUNCATED.value][s] for s in splits} for n, w in writers.items()},
+        "truncated": {n: w.tally[Outcome.TRUNCATED.value] for n, w in writers.items()},
+        "dropped": {n: w.tally[Outcome.DROPPED.value] for n, w in writers.items()},
+    }
+    if settings.save_to_disk:
+        _save_to_disk(data_files, tmp / "disk")
+    plots = write_plots(stats, tmp / "plots")
+    card = write_card(tmp, settings=settings, config_hash=config_hash, counts=counts, stats=stats, data_files=data_files, plots=plots, lineage=lineage)
+    files_rows = {p.relative_to(tmp).as_posix(): pq.ParquetFile(p).metadata.num_rows for by in data_files.values() for ps in by.values() for p in ps}
+    write_manifest(tmp, settings=settings.to_dict(), lineage=lineage, counts=counts, config_hash=config_hash, files_rows=files_rows)
+    return counts, data_files, plots, card
+
+
+def write_exports(sequences: pl.DataFrame, programs: pl.DataFrame, out_dir: Path, settings: ExportSettings, lineage: dict, *, hub_token: str | None = None) -> ExportResult:
+    """Write the training export described by `settings` to `out_dir` (replacing it whole).
+
+    hub_token: for `push_to_hub`; when None, HF_TOKEN / HUGGING_FACE_HUB_TOKEN are used, as
+    huggingface_hub itself would.
+    """
     out_dir = Path(out_dir)
-    token = _hub_token(settings)
+    token = _hub_token(settings, hub_token)
     limit = LengthLimit.from_settings(settings)
     _require(sequences, SEQUENCE_COLUMNS, "sequences")
     _require(programs, PROGRAM_COLUMNS, "programs")
     if sequences.height == 0:
         raise ExportError("no edit sequences to export")
     selected, config_hash = select_config(sequences, settings.config_hash)
-    items, program_items, excluded = join_inputs(selected, programs)
-    if not items:
+    inputs = join_inputs(selected, programs)
+    if inputs.sequences.height == 0:
         raise ExportError("no exportable sequences (every instruction contains a format marker)")
-    splits = list(settings.splits)
-    split_of = assign_splits([p.program_id for p in program_items], settings.split_seed, settings.splits)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
     tmp.mkdir()
     try:
-        counts: dict = {
-            "input": {"sequences": len(items), "programs": len(program_items), "programs_excluded_marker_in_instruction": excluded},
-            "programs_per_split": {s: sum(1 for v in split_of.values() if v == s) for s in splits},
-            "rows": {}, "truncated": {}, "dropped": {},
-        }
-        data_files: dict[str, dict[str, list[Path]]] = {}
-        files_rows: dict[str, int] = {}
-        tables: dict[str, dict[str, pa.Table]] = {}
-        for name in settings.formats:
-            spec = FORMAT_SPECS[name]
-            rows, tally = _build_format(name, program_items if spec.unit == "program" else items, split_of, splits, settings, limit)
-            counts["rows"][name] = {s: len(rows[s]) for s in splits}
-            counts["truncated"][name] = tally[Outcome.TRUNCATED.value]
-            counts["dropped"][name] = tally[Outcome.DROPPED.value]
-            data_files[name], tables[name] = {}, {}
-            for split in splits:
-                if not rows[split]:
-                    continue  # `datasets` cannot read an empty Parquet file: no rows, no file
-                table = pa.Table.from_pylist(rows[split], schema=spec.schema)
-                tables[name][split] = table
-                data_files[name][split] = _write_shards(table, tmp / name, split, settings.shard_rows, "parquet")
-                for path in data_files[name][split]:
-                    files_rows[path.relative_to(tmp).as_posix()] = pq.ParquetFile(path).metadata.num_rows
-                if settings.jsonl:
-                    _write_shards(table, tmp / "jsonl" / name, split, settings.shard_rows, "jsonl")
-        if settings.save_to_disk:
-            _save_to_disk(tables, tmp / "disk")
-        stats = ExportStats.collect(items, program_items, split_of)
-        plots = write_plots(stats, tmp / "plots")
-        card = write_card(tmp, settings=settings, config_hash=config_hash, counts=counts, stats=stats, data_files=data_files, plots=plots, lineage=lineage)
-        write_manifest(tmp, settings=settings.to_dict(), lineage=lineage, counts=counts, config_hash=config_hash, files_rows=files_rows)
-        relative = {
-            "files": sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file()),
-            "plots": [p.relative_to(tmp) for p in plots],
-            "card": card.relative_to(tmp),
-        }
+        counts, data_files, plots, card = _write_all(tmp, inputs, settings, limit, config_hash, lineage)
+        relative_files = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
         _swap_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+    def moved(path: Path) -> Path:
+        return out_dir / path.relative_to(tmp)
+
     result = ExportResult(
         out_dir=out_dir,
         config_hash=config_hash,
-        files=[out_dir / p for p in relative["files"]],
+        files=[out_dir / p for p in relative_files],
         counts=counts,
-        manifest_path=out_dir / "manifest.json",
-        card_path=out_dir / relative["card"],
-        plots=[out_dir / p for p in relative["plots"]],
-        data_files={f: {s: [out_dir / p.relative_to(tmp) for p in ps] for s, ps in by.items()} for f, by in data_files.items()},
+        manifest_path=out_dir / MANIFEST_NAME,
+        card_path=moved(card),
+        plots=[moved(p) for p in plots],
+        data_files={f: {s: [moved(p) for p in ps] for s, ps in by.items()} for f, by in data_files.items()},
     )
     if token is not None:
         result.pushed_to = push_export(out_dir, settings, config_hash, token)
     return result
 
 
-def _save_to_disk(tables: dict[str, dict[str, pa.Table]], root: Path) -> None:
-    """A `DatasetDict.load_from_disk`-ready copy per format (memory-mapped Arrow)."""
+def _save_to_disk(data_files: dict[str, dict[str, list[Path]]], root: Path) -> None:
+    """A `DatasetDict.load_from_disk`-ready copy per format, read back from the shards (one
+    format's largest split is in memory at a time)."""
     from datasets import Dataset, DatasetDict
     from datasets.table import InMemoryTable
 
-    for name, by_split in tables.items():
+    for name, by_split in data_files.items():
         if by_split:
-            DatasetDict({s: Dataset(InMemoryTable(t)) for s, t in by_split.items()}).save_to_disk(str(root / name))
+            splits = {s: Dataset(InMemoryTable(pa.concat_tables(pq.read_table(p) for p in paths))) for s, paths in by_split.items()}
+            DatasetDict(splits).save_to_disk(str(root / name))
 
 
 def push_export(out_dir: Path, settings: ExportSettings, config_hash: str, token: str) -> str:
