@@ -59,7 +59,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     def rows():
         nonlocal accepted, sequences
         result: SampledProgram
-        for result in sample_many(inputs(), config=config, samples=args.samples, seed=args.seed, workers=args.workers):
+        for result in sample_many(
+            inputs(), config=config, samples=args.samples, seed=args.seed, workers=args.workers, start_method="fork"
+        ):
             if result.rejected:
                 reasons[result.reject_reason] += 1
                 rejects.append({"id": result.record_id, "reason": result.reject_reason, "detail": result.reject_detail})

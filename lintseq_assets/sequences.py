@@ -74,14 +74,21 @@ def sample_many(
     workers: int = 1,
     chunk_size: int = 16,
     engine: str = "fast",
+    start_method: str = "forkserver",
 ) -> Iterator[SampledProgram]:
-    """Results in input order; memory stays bounded by `workers * 4` chunks in flight."""
+    """Results in input order; memory stays bounded by `workers * 4` chunks in flight.
+
+    `start_method` defaults to forkserver: safe when the caller is a threaded process (a
+    Dagster run worker, the webserver) and cheaper than spawn. A single-threaded caller such
+    as the CLI may pass "fork" to start workers instantly.
+    """
     if workers <= 1:
         for chunk in _chunks(items, chunk_size):
             yield from _sample_chunk(chunk, config, samples, seed, engine)
         return
-    # spawn, not fork: the caller may be a threaded Dagster or webserver process.
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(start_method)
+    if start_method == "forkserver":
+        context.set_forkserver_preload(["lintseq_assets.core"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending = []
         for chunk in _chunks(items, chunk_size):
