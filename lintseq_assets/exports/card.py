@@ -68,16 +68,35 @@ def _summary(histogram: Counter) -> str:
     return f"| {values[0]} | {median:g} | {mean:.1f} | {values[-1]} |"
 
 
+def _quantile(histogram: Counter, q: float) -> int:
+    total, seen = sum(histogram.values()), 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= q * total:
+            return value
+    return max(histogram)
+
+
 def _histogram(histogram: Counter, title: str, xlabel: str, path: Path) -> Path:
+    """Long tails (a few huge edits) would squash the plot: values above the 99th percentile
+    are drawn in the last bin (the title says so) and the count axis goes logarithmic."""
     figure = Figure(figsize=(6, 3.5), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     if histogram:
-        values = sorted(histogram)
+        cap = _quantile(histogram, 0.99)
+        clipped: Counter = Counter()
+        for value, n in histogram.items():
+            clipped[min(value, cap)] += n
+        values = sorted(clipped)
         low, high = values[0], values[-1]
         bins = range(low, high + 2) if high - low <= 60 else 60
-        axes.hist(values, bins=bins, weights=[histogram[v] for v in values], color="#4C72B0", edgecolor="white")
-    axes.set_title(title)
+        axes.hist(values, bins=bins, weights=[clipped[v] for v in values], color="#4C72B0", edgecolor="white")
+        if cap < max(histogram):
+            title += f" (values over {cap} drawn at {cap})"
+        if max(clipped.values()) > 50 * min(clipped.values()):
+            axes.set_yscale("log")
+    axes.set_title(title, fontsize=10)
     axes.set_xlabel(xlabel)
     axes.set_ylabel("count")
     figure.tight_layout()
