@@ -346,3 +346,13 @@ def test_markdown_for_the_asset_metadata(full_export):
     assert all(f"| {name} |" in table for name in settings.formats)
     inlined = result.plots_markdown()
     assert inlined.count("data:image/png;base64,") == len(result.plots)
+
+
+def test_custom_split_names_load_through_the_card(inputs, tmp_path):
+    sequences, programs = inputs
+    settings = ExportSettings(splits={"train": 0.5, "holdout": 0.5}, split_seed=2)
+    result = write_exports(sequences, programs, tmp_path / "x", settings, LINEAGE)
+    loaded = datasets.load_dataset(str(result.out_dir), name="lintseq")
+    assert all(result.counts["rows"]["lintseq"].values())
+    assert {s: len(d) for s, d in loaded.items()} == result.counts["rows"]["lintseq"]
+    assert "only knows train, validation, test" in result.card_path.read_text()

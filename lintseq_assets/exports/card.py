@@ -20,6 +20,8 @@ from matplotlib.figure import Figure
 from .formats import FORMAT_SPECS, ProgramItem, SequenceItem
 from .settings import ExportSettings
 
+# The split names `datasets` recognises in file names when loading with `data_dir=`.
+STANDARD_SPLITS = ("train", "validation", "test")
 TAGS = ["code", "python", "synthetic", "lintseq", "edit-sequences", "diffs"]
 
 
@@ -192,6 +194,10 @@ def render_card(*, settings: ExportSettings, config_hash: str, counts: dict, sta
     out += ["## Loading", "", "```python", "from datasets import load_dataset", "",
             f'ds = load_dataset("path/to/this/folder", name="{first}")  # or the Hub repo id',
             f'ds = load_dataset("parquet", data_dir="path/to/this/folder/{first}")', "```", ""]
+    unusual = [s for s in settings.splits if s not in STANDARD_SPLITS]
+    if unusual:
+        out += [f"`data_dir=` loading infers splits from file names and only knows {', '.join(STANDARD_SPLITS)}: "
+                f"load split(s) {', '.join(unusual)} through the card (`name=`) or with `data_files=`.", ""]
     out += ["## Formats", "", *_format_table(settings, counts), ""]
     limit = []
     if settings.max_chars is not None:
