@@ -2,13 +2,12 @@
 
 Used by this package's tests (and available to others) to build a DuckDB file with the
 tables of DESIGN §3 filled from genuine `analyse_program` / `sample_analysed` output, which
-the tests then corrupt on purpose. The DDL mirrors `resources/warehouse.py`; when that module
-offers a schema function it is used instead, so the fixture follows the real warehouse.
+the tests then corrupt on purpose. When the platform layer is absent a copy of
+the design's columns is used instead.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +31,7 @@ CREATE TABLE IF NOT EXISTS edit_sequences (
 """
 
 # Short, pure standard-library modules: real code, quick to sample.
-STDLIB_MODULES: tuple[str, ...] = ("colorsys", "bisect", "keyword", "this", "stat", "copyreg")
+STDLIB_MODULES: tuple[str, ...] = ("colorsys", "bisect", "keyword", "this", "glob")
 
 
 def stdlib_sources(names: Sequence[str] = STDLIB_MODULES) -> dict[str, str]:
@@ -44,7 +43,13 @@ def stdlib_sources(names: Sequence[str] = STDLIB_MODULES) -> dict[str, str]:
 
 
 def _create_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(FALLBACK_DDL)
+    try:
+        from resources.ddl import schema_statements
+    except ImportError:  # the platform layer is not there: the columns of DESIGN §3
+        conn.execute(FALLBACK_DDL)
+        return
+    for statement in schema_statements():
+        conn.execute(statement)
 
 
 def build_warehouse(
@@ -65,26 +70,30 @@ def build_warehouse(
             record_id = f"stdlib:{name}"
             response = f"```python\n{text}\n```"
             conn.execute(
-                "INSERT INTO raw_instructions VALUES (?, 'stdlib', 'test', ?, ?, ?, ?)",
+                "INSERT INTO raw_instructions (record_id, source, source_revision, source_row, instruction, "
+                "response, run_id) VALUES (?, 'stdlib', 'test', ?, ?, ?, ?)",
                 [record_id, row, f"Write the {name} module.", response, run_id],
             )
             try:
                 analysed = analyse_program(text, config)
             except ProgramRejected as rejected:
                 conn.execute(
-                    "INSERT INTO rejects VALUES (?, 'stdlib', 'programs', ?, ?, ?)",
+                    "INSERT INTO rejects (record_id, source, stage, reason, detail, run_id) "
+                    "VALUES (?, 'stdlib', 'programs', ?, ?, ?)",
                     [record_id, rejected.reason.value, rejected.detail, run_id],
                 )
                 continue
             program = analysed.program
             conn.execute(
-                "INSERT INTO programs VALUES (?, ?, 'stdlib', ?, ?, ?, ?, ?)",
+                "INSERT INTO programs (program_id, record_id, source, instruction, program, n_lines, "
+                "n_lint_errors, run_id) VALUES (?, ?, 'stdlib', ?, ?, ?, ?, ?)",
                 [program.program_id, record_id, f"Write the {name} module.", program.text,
                  len(program.lines), len(analysed.baseline), run_id],
             )
             for seq in sample_analysed(analysed, samples=samples, seed=seed, config=config):
                 conn.execute(
-                    "INSERT INTO edit_sequences VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO edit_sequences (sequence_id, program_id, sample_index, seed, config_hash, "
+                    "n_edits, edit_path, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [seq.sequence_id, seq.program_id, seq.sample_index, seq.seed, seq.config_hash,
                      seq.n_edits, seq.edit_path, run_id],
                 )
@@ -96,5 +105,12 @@ def build_warehouse(
         conn.close()
 
 
-def fake_hash(text: str, length: int = 32) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
+def strip_constraints(conn: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Recreate `table` without keys or NOT NULLs (as a careless CTAS migration would), so a
+    test can plant the duplicates and nulls the real schema refuses."""
+    views = [r[0] for r in conn.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
+    for view in views:
+        conn.execute(f"DROP VIEW {view}")
+    conn.execute(f"CREATE TABLE {table}__copy AS SELECT * FROM {table}")
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"ALTER TABLE {table}__copy RENAME TO {table}")
