@@ -264,7 +264,7 @@ def write_exports(sequences: pl.DataFrame, programs: pl.DataFrame, out_dir: Path
 
 def _save_to_disk(data_files: dict[str, dict[str, list[Path]]], root: Path) -> None:
     """A `DatasetDict.load_from_disk`-ready copy per format, read back from the shards (one
-    format's largest split is in memory at a time)."""
+    format at a time is held in memory)."""
     from datasets import Dataset, DatasetDict
     from datasets.table import InMemoryTable
 
