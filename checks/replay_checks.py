@@ -21,7 +21,7 @@ from lintseq_assets.core import (
 )
 
 from .outcome import EXAMPLES, CheckOutcome, preview
-from .sql_checks import table_exists
+from .sql_checks import registered_configs, table_exists
 
 DEFAULT_MAX_ROWS = 5_000
 # Parsing is the question here, not size: the sampler already enforced its own limits.
@@ -74,14 +74,17 @@ def sequences_replay(
 ) -> CheckOutcome:
     """Every (sampled) sequence replays exactly to its program, every state lint-clean.
 
-    `configs` maps config_hash to its SamplerConfig, so RandSeq sequences (linter "none") are
-    replayed without the lint requirement; an unknown hash is linted as LintSeq (the stricter
-    choice; `config_hashes` reports unknown hashes separately).
+    `configs` maps config_hash to its SamplerConfig (and `sampler_configs` in the warehouse
+    adds the ones runs registered), so RandSeq sequences (linter "none") are replayed without
+    the lint requirement; an unknown hash is linted as LintSeq (the stricter choice;
+    `config_hashes` reports unknown hashes separately).
     """
     for table in ("edit_sequences", "programs"):
         if not table_exists(conn, table):
             return CheckOutcome(False, f"table {table} does not exist")
     configs = configs or {SamplerConfig().config_hash(): SamplerConfig()}
+    linters = {h: d.get("linter", "pyflakes") for h, d in registered_configs(conn).items()}
+    linters.update({h: c.linter for h, c in configs.items()})
     order, total, sampled = _sample_clause(conn, "edit_sequences", "sequence_id", max_rows)
     order = order.replace("sequence_id", "s.sequence_id")
     cursor = conn.execute(
@@ -99,8 +102,7 @@ def sequences_replay(
             elif not edit_path:
                 problems = ["empty edit path"]
             else:
-                config = configs.get(chash)
-                linter = config.linter if config is not None else "pyflakes"
+                linter = linters.get(chash, "pyflakes")
                 problems = verify_edit_path(program, list(edit_path), linter=linter).problems
             if problems:
                 failed += 1

@@ -7,6 +7,8 @@ they are still checked against an identifier pattern before being put into SQL.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Sequence
 
@@ -142,14 +144,37 @@ def known_config_hashes(configs: Iterable[SamplerConfig] = (), extra: Iterable[s
     return hashes or {SamplerConfig().config_hash()}
 
 
-def config_hashes(conn: duckdb.DuckDBPyConnection, allowed: set[str]) -> CheckOutcome:
+def registered_configs(conn: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """Configs the warehouse's `sampler_configs` table describes, keeping only those whose
+    description really hashes to their config_hash (the way `SamplerConfig.config_hash` does),
+    so a row cannot vouch for a hash it does not stand for."""
+    if not table_exists(conn, "sampler_configs"):
+        return {}
+    found = {}
+    for chash, description in conn.execute("SELECT config_hash, description FROM sampler_configs").fetchall():
+        try:
+            described = json.loads(description)
+        except (TypeError, ValueError):
+            continue
+        canonical = json.dumps(described, sort_keys=True, separators=(",", ":"))
+        if hashlib.sha256(canonical.encode()).hexdigest()[:16] == chash:
+            found[chash] = described
+    return found
+
+
+def config_hashes(conn: duckdb.DuckDBPyConnection, allowed: set[str], trust_registered: bool = True) -> CheckOutcome:
     """Every sequence was sampled with a known config, and its sequence_id says so.
+
+    Known: in `allowed` (the configured samplers) or registered in `sampler_configs` with a
+    description that hashes to it (a run sampled with another config through run config).
 
     `sequence_id = hash(program_id, config_hash, sample_index)`: recomputing it catches a row
     whose config_hash (or program_id, or sample_index) was changed after sampling.
     """
     if not table_exists(conn, "edit_sequences"):
         return _missing_table("edit_sequences")
+    registered = registered_configs(conn) if trust_registered else {}
+    allowed = set(allowed) | set(registered)
     per_hash = dict(
         conn.execute("SELECT config_hash, count(*) FROM edit_sequences GROUP BY config_hash ORDER BY 1").fetchall()
     )

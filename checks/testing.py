@@ -8,6 +8,7 @@ the design's columns is used instead.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +67,7 @@ def build_warehouse(
     conn = duckdb.connect(str(path))
     try:
         _create_schema(conn)
+        register_config(conn, config, run_id)
         for row, (name, text) in enumerate(sorted(sources.items())):
             record_id = f"stdlib:{name}"
             response = f"```python\n{text}\n```"
@@ -103,6 +105,16 @@ def build_warehouse(
         }
     finally:
         conn.close()
+
+
+def register_config(conn: duckdb.DuckDBPyConnection, config: SamplerConfig, run_id: str = "test-run") -> None:
+    """Record what a config_hash stands for, as the platform's loader does (if the table exists)."""
+    exists = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'sampler_configs'").fetchone()[0]
+    if exists:
+        conn.execute(
+            "INSERT OR REPLACE INTO sampler_configs (config_hash, description, run_id) VALUES (?, ?, ?)",
+            [config.config_hash(), json.dumps(config.describe(), sort_keys=True), run_id],
+        )
 
 
 def strip_constraints(conn: duckdb.DuckDBPyConnection, table: str) -> None:

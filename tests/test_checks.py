@@ -17,7 +17,7 @@ import pytest
 
 from checks import replay_checks, sql_checks
 from checks.outcome import CheckOutcome
-from checks.testing import build_warehouse, strip_constraints
+from checks.testing import build_warehouse, register_config, strip_constraints
 from lintseq_assets.core import SamplerConfig, program_id, sequence_id
 
 CONFIG_HASH = SamplerConfig().config_hash()
@@ -170,6 +170,32 @@ def test_the_same_path_is_fine_for_randseq(warehouse):
     unknown = sql_checks.config_hashes(conn, sql_checks.known_config_hashes())
     assert not unknown.passed and unknown.metadata["unknown_config_hash_rows"] == 1
     conn.close()
+
+
+def test_configs_registered_in_the_warehouse_are_known_only_if_their_hash_is_true(warehouse):
+    """A run sampled with another config (run config) registers it in sampler_configs."""
+    randseq = SamplerConfig(linter="none")
+    text = "value = 1\nprint(value)"
+    pid, chash = program_id(text), randseq.config_hash()
+
+    def plant(conn):
+        conn.execute(
+            "INSERT INTO programs (program_id, record_id, source, instruction, program, n_lines, n_lint_errors, run_id) "
+            "VALUES (?, 'planted', 'test', 'x', ?, 2, 0, 'r')",
+            [pid, text],
+        )
+        conn.execute(
+            "INSERT INTO edit_sequences (sequence_id, program_id, sample_index, seed, config_hash, n_edits, edit_path, run_id) "
+            "VALUES (?, ?, 0, 1, ?, 2, ?, 'r')",
+            [sequence_id(pid, chash, 0), pid, chash, ["@@ -0,0 +1 @@\n+print(value)", "@@ -0,0 +1 @@\n+value = 1"]],
+        )
+        register_config(conn, randseq)
+
+    corrupt(warehouse, plant)
+    assert failing(warehouse) == set()  # known through the table, and replayed as RandSeq
+    corrupt(warehouse, lambda conn: conn.execute(
+        "UPDATE sampler_configs SET description = replace(description, '\"none\"', '\"pyflakes\"') WHERE config_hash = ?", [chash]))
+    assert failing(warehouse) == {"sequences.config_hashes", "sequences.replay"}
 
 
 def test_duplicate_sequence_id_is_caught(warehouse):
