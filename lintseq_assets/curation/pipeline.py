@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from .decontaminate import decontaminate
 from .dedup_exact import dedup_exact
+from .dedup_near import dedup_near
 from .extract import ExtractionRejected, extract_code
 from .filters import FilterRejected, check_program
 from .report import StepStats, funnel_markdown, step_stats
@@ -237,7 +239,17 @@ def curate_programs(raw: pl.DataFrame, settings: CurationSettings | None = None)
 
 def _set_steps(settings: CurationSettings, token_arrays: dict):
     """The steps that look at the set of programs rather than one record at a time."""
+    yield "decontaminate", settings.decontaminate, _decontaminate_step(settings, token_arrays)
     yield "dedup_exact", True, dedup_exact
+    yield "dedup_near", settings.near_dedup, _near_step(settings, token_arrays)
+
+
+def _decontaminate_step(settings: CurationSettings, token_arrays: dict):
+    return lambda candidates: decontaminate(candidates, token_arrays["decon"], settings)
+
+
+def _near_step(settings: CurationSettings, token_arrays: dict):
+    return lambda candidates: dedup_near(candidates, token_arrays["near"], settings)
 
 
 def _assert_accounted(n_in: int, kept_rows: pl.Series, rejected_rows: pl.Series) -> None:

