@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from .commands import add_platform_commands
 from .core import SamplerConfig, verify_edit_path
 from .readers import InputError, iter_records
 from .sequences import ProgramInput, SampledProgram, sample_many
@@ -154,12 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--linter", choices=["pyflakes", "none"], default="pyflakes")
     verify.set_defaults(func=cmd_verify)
 
-    try:
-        from .commands import add_platform_commands
-    except ImportError:  # the platform layer is optional for the engine
-        pass
-    else:
-        add_platform_commands(sub)
+    add_platform_commands(sub)
     return parser
 
 

@@ -1,0 +1,83 @@
+"""`training_exports`: the warehouse's sequences written in trainer formats, with card and manifest.
+
+The writing is `lintseq_assets.exports.write_exports` (no Dagster); this asset reads the
+sequences of the config that was just sampled, plus their programs, from a short read-only
+connection, and names its lineage. It writes files only, so it is not in the warehouse pool.
+"""
+
+import base64
+import time
+
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from pydantic import Field
+
+from lintseq_assets.exports import ExportSettings, write_exports
+from lintseq_assets.lineage import warehouse_lineage
+from resources.settings import SettingsResource
+from resources.warehouse import WarehouseResource
+
+from .metadata import markdown_table
+from .sequences import edit_sequences, staged_config_hash
+
+SEQUENCE_COLUMNS = "sequence_id, program_id, sample_index, seed, config_hash, n_edits, edit_path"
+PROGRAM_COLUMNS = "program_id, instruction, program, source"
+
+
+class ExportsConfig(Config):
+    export: dict = Field(
+        default_factory=dict,
+        description="Export settings (see docs/exports.md), e.g. {name: default, formats: [lintseq, prompt_completion]}.",
+    )
+    config_hash: str | None = Field(default=None, description="Sampler config to export (default: the one last sampled).")
+
+
+@asset(
+    deps=[edit_sequences],
+    group_name="exports",
+    code_version="1",
+    kinds={"parquet", "huggingface"},
+    description="Training-ready datasets under $LINTSEQ_HOME/exports/<name>/, with dataset card and manifest.",
+)
+def training_exports(
+    context: AssetExecutionContext,
+    config: ExportsConfig,
+    warehouse: WarehouseResource,
+    lintseq_settings: SettingsResource,
+) -> MaterializeResult:
+    started = time.perf_counter()
+    config_hash = config.config_hash or staged_config_hash(context)
+    settings = ExportSettings.from_dict({"config_hash": config_hash, **config.export})
+    with warehouse.read_connection() as conn:
+        sequences = conn.sql(f"SELECT {SEQUENCE_COLUMNS} FROM edit_sequences WHERE config_hash = ? ORDER BY sequence_id", params=[config_hash]).pl()
+        program_rows = conn.sql(f"SELECT {PROGRAM_COLUMNS} FROM programs ORDER BY program_id").pl()
+        lineage = warehouse_lineage(conn, config_hash, warehouse.database, context.run.run_id)
+    out_dir = lintseq_settings.exports_dir / settings.name
+    result = write_exports(sequences, program_rows, out_dir, settings, lineage)
+    metadata = {
+        "dagster/row_count": sum(sum(by_split.values()) for by_split in result.counts["rows"].values()),
+        "export_dir": MetadataValue.path(str(result.out_dir)),
+        "config_hash": result.config_hash,
+        "counts": MetadataValue.md(result.counts_markdown()),
+        "programs_per_split": MetadataValue.json(result.counts["programs_per_split"]),
+        "files": MetadataValue.md(markdown_table(["file"], [[str(p.relative_to(result.out_dir))] for p in result.files], width=120)),
+        "manifest": MetadataValue.path(str(result.manifest_path)),
+        "dataset_card": MetadataValue.path(str(result.card_path)),
+        "export_seconds": round(time.perf_counter() - started, 2),
+    }
+    for plot in result.plots:
+        metadata[f"plot_{plot.stem}"] = MetadataValue.path(str(plot))
+    if result.plots:
+        metadata["plots"] = MetadataValue.md(_inline_images(result.plots))
+    return MaterializeResult(metadata=metadata)
+
+
+def _inline_images(paths, max_bytes: int = 300_000) -> str:
+    """PNG plots inlined as data URIs so the UI shows them without a file server."""
+    parts = []
+    for path in paths:
+        data = path.read_bytes()
+        if len(data) <= max_bytes:
+            parts.append(f"**{path.stem}**\n\n![{path.stem}](data:image/png;base64,{base64.b64encode(data).decode()})")
+        else:
+            parts.append(f"**{path.stem}**: {path}")
+    return "\n\n".join(parts)

@@ -1,0 +1,35 @@
+"""Rejects as staged rows: every asset that refuses records stages them the same way.
+
+A reject row is owned by the asset that wrote it (`asset` column), so each asset replaces
+exactly its own rejects on reload and never touches another stage's.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import polars as pl
+
+from lintseq_assets.staging import StagedPartition, write_partition
+
+REJECT_SCHEMA = {"record_id": pl.String, "source": pl.String, "stage": pl.String, "reason": pl.String, "detail": pl.String, "asset": pl.String}
+
+
+def rejects_frame(rows: Iterable[dict], asset: str) -> pl.DataFrame:
+    frame = pl.DataFrame([{**r, "asset": asset} for r in rows], schema=REJECT_SCHEMA)
+    return frame.unique(subset=["record_id", "stage"], keep="first", maintain_order=True)
+
+
+def stage_rejects(staging_root: Path, asset: str, frame: pl.DataFrame) -> StagedPartition:
+    return write_partition(staging_root, "rejects", asset, [frame])
+
+
+def base_reason(reason: str) -> str:
+    """`duplicate_of:<id>` and friends count under their code, not one row per id."""
+    return reason.split(":", 1)[0]
+
+
+def reasons(frame: pl.DataFrame) -> dict[str, int]:
+    return dict(Counter(base_reason(r) for r in frame["reason"].to_list()))

@@ -1,0 +1,203 @@
+"""`edit_sequence_shards` and `edit_sequences`: sample in parallel, load with one writer.
+
+Sampling (`sample_many`, the same function `lintseq sample` uses) runs in worker processes
+and writes Parquet shards under `staging/edit_sequences/<config_hash>/`; it holds no
+warehouse lock, so it is outside the `warehouse` pool. The loader is a separate step in the
+pool of one: it merges the sealed shard set into `edit_sequences`, scoped to the config
+hash, so a reload is a no-op and sequences of other configs are never touched.
+"""
+
+import json
+import time
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
+from pydantic import Field
+
+from lintseq_assets.core import SamplerConfig
+from lintseq_assets.sequences import ProgramInput, sample_many
+from lintseq_assets.staging import ShardWriter, read_partition, write_partition
+from resources.merge import parquet_select
+from resources.settings import SettingsResource
+from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
+
+from .metadata import counts_table, histogram, histogram_from_counts, preview
+from .programs import programs
+from .rejects import reasons, rejects_frame, stage_rejects
+
+SEQUENCE_SCHEMA = {
+    "sequence_id": pl.String,
+    "program_id": pl.String,
+    "sample_index": pl.Int32,
+    "seed": pl.UInt64,
+    "config_hash": pl.String,
+    "n_edits": pl.Int32,
+    "edit_path": pl.List(pl.String),
+}
+_DEFAULT = SamplerConfig()
+
+
+class SamplingConfig(Config):
+    samples: int = Field(default=3, description="Edit sequences per program (the paper's s).")
+    seed: int = Field(default=0, description="Global seed; a sample's seed derives from (program_id, sample index, seed).")
+    workers: int | None = Field(default=None, description="Worker processes (default: LINTSEQ_WORKERS, 2).")
+    linter: str = Field(default=_DEFAULT.linter, description="pyflakes (LintSeq) or none (RandSeq ablation).")
+    indent_bias: float = Field(default=_DEFAULT.indent_bias)
+    max_lines: int = Field(default=_DEFAULT.max_lines)
+    max_bytes: int = Field(default=_DEFAULT.max_bytes)
+    shard_programs: int = Field(default=500, description="Programs per staged Parquet shard.")
+
+    def sampler(self) -> SamplerConfig:
+        return SamplerConfig(linter=self.linter, indent_bias=self.indent_bias, max_lines=self.max_lines, max_bytes=self.max_bytes)
+
+
+def _sequence_rows(result) -> list[dict]:
+    return [
+        {
+            "sequence_id": s.sequence_id,
+            "program_id": s.program_id,
+            "sample_index": s.sample_index,
+            "seed": s.seed,
+            "config_hash": s.config_hash,
+            "n_edits": s.n_edits,
+            "edit_path": list(s.edit_path),
+        }
+        for s in result.sequences
+    ]
+
+
+@asset(
+    deps=[programs],
+    group_name="sequences",
+    code_version="1",
+    kinds={"parquet", "python"},
+    description="LintSeq samples of every program, staged as Parquet shards by parallel workers.",
+)
+def edit_sequence_shards(
+    context: AssetExecutionContext,
+    config: SamplingConfig,
+    warehouse: WarehouseResource,
+    lintseq_settings: SettingsResource,
+) -> MaterializeResult:
+    started = time.perf_counter()
+    sampler = config.sampler()
+    config_hash = sampler.config_hash()
+    workers = config.workers or lintseq_settings.workers
+    with warehouse.read_connection() as conn:
+        todo = conn.execute("SELECT program_id, record_id, source, program FROM programs ORDER BY program_id").fetchall()
+    known = {record_id: (program_id, source) for program_id, record_id, source, _ in todo}
+    items = (ProgramInput(record_id, program) for _, record_id, _, program in todo)
+
+    staging = lintseq_settings.staging_dir
+    writer = ShardWriter(staging, "edit_sequences", config_hash)
+    rejects: list[dict] = []
+    batch: list[dict] = []
+    n_programs = 0
+    edits: list[int] = []
+    for n_done, result in enumerate(sample_many(items, config=sampler, samples=config.samples, seed=config.seed, workers=workers), start=1):
+        expected_id, source = known[result.record_id]
+        if result.rejected:
+            rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": result.reject_reason, "detail": result.reject_detail})
+        elif result.program_id != expected_id:  # curation and the engine disagree on the text
+            rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": "program_changed", "detail": f"engine id {result.program_id} != {expected_id}"})
+        else:
+            n_programs += 1
+            rows = _sequence_rows(result)
+            edits.extend(r["n_edits"] for r in rows)
+            batch.extend(rows)
+        if n_done % config.shard_programs == 0:
+            writer.write(pl.DataFrame(batch, schema=SEQUENCE_SCHEMA))
+            batch = []
+            context.log.info(f"sampled {n_done}/{len(todo)} programs")
+    writer.write(pl.DataFrame(batch, schema=SEQUENCE_SCHEMA))
+    staged = writer.seal()
+    rejects_df = rejects_frame(rejects, "edit_sequences")
+    stage_rejects(staging, "edit_sequences", rejects_df)
+    described = sampler.describe()
+    write_partition(staging, "sampler_configs", config_hash, [pl.DataFrame([{"config_hash": config_hash, "description": json.dumps(described, sort_keys=True)}])])
+    seconds = time.perf_counter() - started
+    return MaterializeResult(
+        metadata={
+            "config_hash": config_hash,
+            "sampler_config": MetadataValue.json(described),
+            "samples_per_program": config.samples,
+            "seed": config.seed,
+            "workers": workers,
+            "programs_in": len(todo),
+            "programs_sampled": n_programs,
+            "sequences_staged": staged.rows,
+            "shards": len(staged.shards),
+            "staging_dir": MetadataValue.path(str(staged.folder)),
+            "rejects": rejects_df.height,
+            "rejects_by_reason": counts_table(reasons(rejects_df)),
+            "edits_per_sequence": histogram(edits, "edits"),
+            "sampling_seconds": round(seconds, 2),
+            "programs_per_second": round(len(todo) / seconds, 1) if seconds else 0.0,
+        }
+    )
+
+
+def staged_config_hash(context: AssetExecutionContext) -> str:
+    """The config the shards were last staged with, from the shards' own materialization."""
+    event = context.instance.get_latest_materialization_event(AssetKey("edit_sequence_shards"))
+    if event is None or event.asset_materialization is None:
+        raise RuntimeError("edit_sequence_shards has never been materialized: nothing to load")
+    return event.asset_materialization.metadata["config_hash"].value
+
+
+@asset(
+    deps=[edit_sequence_shards],
+    pool=WAREHOUSE_POOL,
+    group_name="sequences",
+    code_version="1",
+    kinds={"duckdb"},
+    description="Edit sequences in the warehouse (one row per sample), loaded from the staged shards by one writer.",
+)
+def edit_sequences(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    lintseq_settings: SettingsResource,
+) -> MaterializeResult:
+    started = time.perf_counter()
+    config_hash = staged_config_hash(context)
+    staging = lintseq_settings.staging_dir
+    sequences = read_partition(staging, "edit_sequences", config_hash)
+    rejected = read_partition(staging, "rejects", "edit_sequences")
+    configs = read_partition(staging, "sampler_configs", config_hash)
+    run_id = context.run.run_id
+    warehouse.merge("sampler_configs", parquet_select(configs.shards, "sampler_configs"), run_id=run_id)
+    merged = warehouse.merge(
+        "edit_sequences", parquet_select(sequences.shards, "edit_sequences"), run_id=run_id, scope_sql="t.config_hash = ?", scope_params=[config_hash]
+    )
+    warehouse.merge("rejects", parquet_select(rejected.shards, "rejects"), run_id=run_id, scope_sql="t.asset = 'edit_sequences'")
+    with warehouse.read_connection() as conn:
+        total = conn.execute("SELECT count(*) FROM edit_sequences").fetchone()[0]
+        this_config = conn.execute("SELECT count(*), count(DISTINCT program_id) FROM edit_sequences WHERE config_hash = ?", [config_hash]).fetchone()
+        edit_counts = dict(conn.execute("SELECT n_edits, count(*) FROM edit_sequences WHERE config_hash = ? GROUP BY 1", [config_hash]).fetchall())
+        added_counts = dict(
+            conn.execute(
+                "SELECT e.lines_added, count(*) FROM edits e JOIN edit_sequences s USING (sequence_id) WHERE s.config_hash = ? GROUP BY 1",
+                [config_hash],
+            ).fetchall()
+        )
+        sample = conn.sql(
+            "SELECT sequence_id, program_id, sample_index, n_edits, edit_path[1] AS first_edit FROM edit_sequences "
+            "WHERE config_hash = ? ORDER BY sequence_id LIMIT 5",
+            params=[config_hash],
+        ).pl()
+        by_reason = dict(conn.execute("SELECT reason, count(*) FROM rejects WHERE asset = 'edit_sequences' GROUP BY reason").fetchall())
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "config_hash": config_hash,
+            "sequences_for_config": this_config[0],
+            "programs_for_config": this_config[1],
+            "edits_rows": sum(added_counts.values()),
+            "edits_per_sequence": histogram_from_counts(edit_counts, "edits"),
+            "lines_added_per_edit": histogram_from_counts(added_counts, "lines added"),
+            "rejects_by_reason": counts_table(by_reason),
+            **merged.as_metadata(),
+            "load_seconds": round(time.perf_counter() - started, 2),
+            "preview": preview(sample),
+        }
+    )

@@ -1,0 +1,219 @@
+"""Platform commands of `lintseq`: materialize, sql, ui.
+
+    lintseq materialize [-s SAMPLES] [--seed N] [-j WORKERS] [--sources FILE] [--export-name NAME]
+    lintseq sql "SELECT ..." [--format table|csv|json] [--max-width N]
+    lintseq ui [--port 3000]
+
+`materialize` runs the same `materialize_all` job the UI launches, in this process, on the
+same Dagster instance ($LINTSEQ_HOME/dagster), so its runs appear in the UI's history.
+`sql` opens the warehouse read-only and accepts only reading statements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .settings import load_settings
+
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "RELATION"}
+EXAMPLE_QUERIES = (
+    "SELECT source, count(*) FROM raw_instructions GROUP BY source",
+    "SELECT stage, reason, count(*) AS n FROM rejects GROUP BY ALL ORDER BY n DESC",
+    "SELECT n_edits, count(*) FROM edit_sequences GROUP BY n_edits ORDER BY n_edits",
+    "SELECT step, diff FROM edits WHERE sequence_id = (SELECT min(sequence_id) FROM edit_sequences) ORDER BY step",
+)
+
+
+# --- materialize -----------------------------------------------------------------------------
+
+
+def _run_config(args: argparse.Namespace) -> dict:
+    ops: dict = {}
+    if args.sources:
+        ops["raw_instructions"] = {"config": {"sources_file": str(Path(args.sources).resolve())}}
+    sampling = {k: v for k, v in {"samples": args.samples, "seed": args.seed, "workers": args.workers}.items() if v is not None}
+    if sampling:
+        ops["edit_sequence_shards"] = {"config": sampling}
+    if args.export_name:
+        ops["training_exports"] = {"config": {"export": {"name": args.export_name}}}
+    config: dict = {"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "WARNING"}}}}
+    if ops:
+        config["ops"] = ops
+    return config
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    from dagster import DagsterInstance
+
+    from .definitions import ALL_JOB, build_definitions
+    from .instance import platform_environment, prepare_dagster_home
+
+    prepare_dagster_home(settings)
+    os.environ.update({k: v for k, v in platform_environment(settings).items() if k.startswith(("LINTSEQ_", "DAGSTER_HOME"))})
+    print(f"lintseq: materializing every asset (LINTSEQ_HOME={settings.home}, sources={settings.sources_file})", file=sys.stderr)
+    started = time.perf_counter()
+    job = build_definitions(settings).resolve_job_def(ALL_JOB)
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(run_config=_run_config(args), instance=instance, raise_on_error=False)
+    elapsed = time.perf_counter() - started
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        print(f"lintseq: run {result.run_id} FAILED at {', '.join(failed) or 'a check or step'} after {elapsed:.0f}s; "
+              f"see `lintseq ui` or {settings.dagster_home}", file=sys.stderr)
+        return 1
+    print(_summary(settings, result.run_id, elapsed))
+    return 0
+
+
+def _summary(settings, run_id: str, elapsed: float) -> str:
+    from resources.connect import connect_reader
+
+    lines = [f"Materialized every asset in {elapsed:.0f}s (run {run_id}).", "", f"Warehouse: {settings.warehouse_path}"]
+    with connect_reader(settings.warehouse_path) as conn:
+        for table in ("raw_instructions", "programs", "rejects", "edit_sequences", "edits"):
+            count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            lines.append(f"  {table:<17} {count:>9,} rows")
+        funnel = conn.execute("SELECT step, records_in, records_out, rejected FROM curation_report ORDER BY step_index").fetchall()
+        reasons = conn.execute("SELECT stage, reason, count(*) FROM rejects GROUP BY ALL ORDER BY 3 DESC, 1, 2").fetchall()
+    if funnel:
+        lines += ["", "Curation funnel:"]
+        lines += [f"  {step:<14} {n_in:>7,} in  {n_out:>7,} out  {rej:>6,} rejected" for step, n_in, n_out, rej in funnel]
+    if reasons:
+        lines += ["", "Rejects by stage and reason:"]
+        lines += [f"  {stage:<12} {reason.split(':')[0]:<24} {n:>6,}" for stage, reason, n in _fold_reasons(reasons)]
+    exports = sorted(p for p in settings.exports_dir.glob("*") if p.is_dir() and not p.name.startswith("."))
+    if exports:
+        lines += ["", "Exports:"]
+        for folder in exports:
+            lines.append(f"  {folder}  (card: {folder / 'README.md'}, manifest: {folder / 'manifest.json'})")
+    lines += ["", "Try:"] + [f'  lintseq sql "{q}"' for q in EXAMPLE_QUERIES[:3]] + ["", "Or browse it all: make ui"]
+    return "\n".join(lines)
+
+
+def _fold_reasons(rows: list[tuple]) -> list[tuple]:
+    """`duplicate_of:<id>` reasons counted under their code."""
+    folded: dict[tuple, int] = {}
+    for stage, reason, n in rows:
+        key = (stage, reason.split(":", 1)[0])
+        folded[key] = folded.get(key, 0) + n
+    return [(s, r, n) for (s, r), n in sorted(folded.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+# --- sql -------------------------------------------------------------------------------------
+
+
+class WriteRefused(ValueError):
+    """`lintseq sql` only reads."""
+
+
+def check_read_only(conn, query: str) -> None:
+    """Refuse anything but reading statements before DuckDB sees them.
+
+    The connection is read-only already; this also stops COPY ... TO, ATTACH, INSTALL and
+    SET, which a read-only database still allows and which reach outside it.
+    """
+    statements = conn.extract_statements(query)
+    if not statements:
+        raise WriteRefused("no statement given")
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in READ_ONLY_STATEMENTS:
+            raise WriteRefused(f"lintseq sql is read-only: {kind} statements are refused")
+
+
+def _format_table(columns: list[str], rows: list[tuple], max_width: int) -> str:
+    def cell(value: object) -> str:
+        text = "NULL" if value is None else str(value)
+        text = text.replace("\n", "⏎")
+        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+
+    body = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(columns)]
+    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    out = [line, "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |", line]
+    out += ["| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |" for r in body]
+    out += [line, f"({len(rows)} row{'s' if len(rows) != 1 else ''})"]
+    return "\n".join(out)
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from resources.connect import WarehouseMissing, connect_reader
+
+    settings = load_settings()
+    try:
+        conn = connect_reader(settings.warehouse_path)
+    except WarehouseMissing as err:
+        print(f"lintseq sql: {err}", file=sys.stderr)
+        return 2
+    try:
+        check_read_only(conn, args.query)
+        relation = conn.execute(args.query)
+        columns = [d[0] for d in relation.description or []]
+        rows = relation.fetchall()
+    except WriteRefused as err:
+        print(f"lintseq sql: {err}", file=sys.stderr)
+        return 3
+    except Exception as err:  # DuckDB's own message (parser, binder, read-only) is the useful one
+        print(f"lintseq sql: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif args.format == "json":
+        print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str, ensure_ascii=False, indent=1))
+    else:
+        print(_format_table(columns, rows, args.max_width))
+    return 0
+
+
+# --- ui --------------------------------------------------------------------------------------
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from .instance import platform_environment, prepare_dagster_home
+
+    settings = load_settings()
+    prepare_dagster_home(settings)
+    command = [
+        str(Path(sys.executable).with_name("dagster")), "dev",
+        "-m", "lintseq_assets.definitions",
+        "-h", args.host, "-p", str(args.port),
+    ]
+    print(f"lintseq: Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home}); Ctrl-C stops it", file=sys.stderr)
+    try:
+        return subprocess.call(command, env=platform_environment(settings))
+    except KeyboardInterrupt:
+        return 0
+
+
+def add_platform_commands(sub: argparse._SubParsersAction) -> None:
+    materialize = sub.add_parser("materialize", help="materialize every asset in-process on the configured sources")
+    materialize.add_argument("-s", "--samples", type=int, help="edit sequences per program (default 3)")
+    materialize.add_argument("--seed", type=int, help="global seed (default 0)")
+    materialize.add_argument("-j", "--workers", type=int, help="sampling worker processes (default LINTSEQ_WORKERS or 2)")
+    materialize.add_argument("--sources", help="sources.yaml to use for this run")
+    materialize.add_argument("--export-name", help="export folder name under $LINTSEQ_HOME/exports (default: default)")
+    materialize.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step logs")
+    materialize.set_defaults(func=cmd_materialize)
+
+    sql = sub.add_parser("sql", help="query the warehouse read-only")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument("--max-width", type=int, default=60, help="cut table cells to this many characters")
+    sql.set_defaults(func=cmd_sql)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this machine only")
+    ui.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)

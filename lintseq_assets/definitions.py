@@ -1,0 +1,53 @@
+"""Everything Dagster loads, assembled in one place (`dagster dev -m lintseq_assets.definitions`).
+
+Assets come from `lintseq_assets.assets`, checks from `checks/`, resources from `resources/`;
+settings are read once (`lintseq_assets.settings`) and handed to the resources, so the UI,
+`lintseq materialize` and the tests all build the very same Definitions.
+"""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+
+from checks import CheckSettings, build_asset_checks
+from lintseq_assets.assets import ALL_ASSETS
+from lintseq_assets.assets.sequences import SamplingConfig
+from lintseq_assets.settings import PlatformSettings, load_settings
+from resources.gx import GXResource
+from resources.settings import SettingsResource
+from resources.warehouse import WarehouseResource
+
+ALL_JOB = "materialize_all"
+
+# The UI's "Materialize all" and `lintseq materialize` run this job. In-process execution:
+# the steps are a chain anyway, the sampler brings its own worker processes, and one process
+# keeps DuckDB's single-writer rule simple (the `warehouse` pool still guards across runs).
+materialize_all = define_asset_job(
+    ALL_JOB,
+    selection=AssetSelection.all(),
+    executor_def=in_process_executor,
+    description="Every asset, sources to exports, with their checks.",
+)
+
+
+def build_definitions(settings: PlatformSettings | None = None, check_settings: CheckSettings | None = None) -> Definitions:
+    """The platform's Definitions for `settings` (default: from the environment).
+
+    `check_settings` overrides how thorough the checks are (tests use small sample sizes).
+    """
+    settings = settings or load_settings()
+    if check_settings is None:
+        check_settings = CheckSettings(sampler_configs=(SamplingConfig().sampler(),), exports_dir=str(settings.exports_dir))
+    return Definitions(
+        assets=ALL_ASSETS,
+        asset_checks=build_asset_checks(check_settings),
+        jobs=[materialize_all],
+        resources={
+            "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
+            "lintseq_settings": SettingsResource.from_settings(settings),
+            "gx": GXResource(docs_dir=str(settings.home / "gx_docs")),
+        },
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,73 @@
+"""Where things live and what the defaults are: the one module that reads the environment.
+
+Every other module receives a `PlatformSettings` (Dagster resources are built from it in
+`definitions.py`), so a test or a user changes behaviour with one variable, and nothing
+deep in the code reads `os.environ` behind anyone's back.
+
+    LINTSEQ_HOME      everything a run writes (default ./data)
+    LINTSEQ_SOURCES   the sources.yaml to read (default $LINTSEQ_HOME/sources.yaml if it
+                      exists, else the embedded default shipped in lintseq_assets/data/)
+    LINTSEQ_WORKERS   sampling worker processes (default 2)
+    DAGSTER_HOME      the Dagster instance (default $LINTSEQ_HOME/dagster)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_DATA = Path(__file__).parent / "data"
+DEFAULT_SOURCES_FILE = PACKAGE_DATA / "sources.yaml"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The instance template: storage, telemetry, pools. Copied into DAGSTER_HOME when absent.
+DAGSTER_YAML_TEMPLATE = REPO_ROOT / "dagster.yaml"
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    """Resolved locations and defaults for one process."""
+
+    home: Path
+    sources_file: Path
+    workers: int
+    dagster_home: Path
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "lintseq.duckdb"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.home / "staging"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+
+def _positive_int(value: str | None, default: int, name: str) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be >= 1, got {number}")
+    return number
+
+
+def load_settings(environ: dict[str, str] | None = None) -> PlatformSettings:
+    """Read the environment once; relative paths are resolved against the working directory."""
+    env = os.environ if environ is None else environ
+    home = Path(env.get("LINTSEQ_HOME") or "data").expanduser().resolve()
+    if env.get("LINTSEQ_SOURCES"):
+        sources = Path(env["LINTSEQ_SOURCES"]).expanduser().resolve()
+    elif (home / "sources.yaml").is_file():
+        sources = home / "sources.yaml"
+    else:
+        sources = DEFAULT_SOURCES_FILE
+    dagster_home = Path(env.get("DAGSTER_HOME") or home / "dagster").expanduser().resolve()
+    workers = _positive_int(env.get("LINTSEQ_WORKERS"), 2, "LINTSEQ_WORKERS")
+    return PlatformSettings(home=home, sources_file=sources, workers=workers, dagster_home=dagster_home)

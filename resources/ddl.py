@@ -1,0 +1,105 @@
+"""The warehouse schema (DESIGN.md §3): tables, keys and the `edits` view, in one place.
+
+Every statement is idempotent (`IF NOT EXISTS` / `OR REPLACE` for the view), so any writer
+may run it on connect. Keys are what make loads re-runnable: a second load of the same
+rows finds every key present and changes nothing.
+"""
+
+from __future__ import annotations
+
+TABLES: dict[str, str] = {
+    "raw_instructions": """
+        CREATE TABLE IF NOT EXISTS raw_instructions (
+            record_id       VARCHAR PRIMARY KEY,   -- '<source>:<row key>'
+            source          VARCHAR NOT NULL,
+            source_revision VARCHAR,
+            source_row      BIGINT,
+            instruction     VARCHAR,
+            response        VARCHAR,
+            run_id          VARCHAR
+        )""",
+    "programs": """
+        CREATE TABLE IF NOT EXISTS programs (
+            program_id      VARCHAR PRIMARY KEY,   -- hash of the normalised program
+            record_id       VARCHAR NOT NULL,      -- the kept source record
+            source          VARCHAR,
+            source_revision VARCHAR,
+            source_row      BIGINT,
+            instruction     VARCHAR,
+            program         VARCHAR NOT NULL,
+            n_lines         INTEGER,
+            n_bytes         INTEGER,
+            n_statements    INTEGER,
+            n_lint_errors   INTEGER,
+            extraction      VARCHAR,               -- how the code was found in the answer
+            n_blocks        INTEGER,               -- fenced blocks joined
+            run_id          VARCHAR
+        )""",
+    "rejects": """
+        CREATE TABLE IF NOT EXISTS rejects (
+            record_id VARCHAR NOT NULL,
+            source    VARCHAR,
+            stage     VARCHAR NOT NULL,            -- ingest | <curation steps> | sample
+            reason    VARCHAR NOT NULL,            -- a stable code
+            detail    VARCHAR,
+            asset     VARCHAR NOT NULL,            -- the asset that owns (and replaces) this row
+            run_id    VARCHAR,
+            PRIMARY KEY (record_id, stage)
+        )""",
+    "edit_sequences": """
+        CREATE TABLE IF NOT EXISTS edit_sequences (
+            sequence_id  VARCHAR PRIMARY KEY,      -- hash(program_id, config_hash, sample_index)
+            program_id   VARCHAR NOT NULL,
+            sample_index INTEGER NOT NULL,
+            seed         UBIGINT NOT NULL,
+            config_hash  VARCHAR NOT NULL,
+            n_edits      INTEGER NOT NULL,
+            edit_path    VARCHAR[] NOT NULL,
+            run_id       VARCHAR
+        )""",
+    "sampler_configs": """
+        CREATE TABLE IF NOT EXISTS sampler_configs (
+            config_hash VARCHAR PRIMARY KEY,       -- what a config_hash stands for
+            description VARCHAR NOT NULL,          -- SamplerConfig.describe() as JSON
+            run_id      VARCHAR
+        )""",
+    "curation_report": """
+        CREATE TABLE IF NOT EXISTS curation_report (   -- the curation funnel of the last run
+            step_index         INTEGER,
+            step               VARCHAR,
+            enabled            BOOLEAN,
+            records_in         BIGINT,
+            records_out        BIGINT,
+            rejected           BIGINT,
+            rejected_by_reason STRUCT(reason VARCHAR, count BIGINT)[],
+            seconds            DOUBLE,
+            run_id             VARCHAR
+        )""",
+}
+
+# One row per edit. `step` k is the diff that turns state k into state k+1 (state 0 is empty,
+# DESIGN.md §5); `lines_added` counts the '+' lines of the zero-context diff.
+EDITS_VIEW = """
+    CREATE OR REPLACE VIEW edits AS
+    SELECT sequence_id,
+           step,
+           diff,
+           len(list_filter(string_split(diff, chr(10)), lambda line: starts_with(line, '+'))) AS lines_added
+    FROM (
+        SELECT sequence_id,
+               generate_subscripts(edit_path, 1) - 1 AS step,
+               unnest(edit_path) AS diff
+        FROM edit_sequences
+    )"""
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "raw_instructions": ("record_id",),
+    "programs": ("program_id",),
+    "rejects": ("record_id", "stage"),
+    "edit_sequences": ("sequence_id",),
+    "sampler_configs": ("config_hash",),
+}
+
+
+def schema_statements() -> list[str]:
+    return [*TABLES.values(), EDITS_VIEW]

@@ -1,0 +1,123 @@
+"""Idempotent loads: the only way rows enter the warehouse.
+
+`merge` brings a table in line with incoming rows inside one transaction:
+
+1. rows of the *scope* (e.g. `source = 'stdlib'`, or the whole table) whose key is not
+   incoming are deleted (the data no longer produces them);
+2. rows whose key is incoming but whose content differs are updated;
+3. new keys are inserted.
+
+Loading the same rows twice therefore changes nothing, not even `run_id`: a row keeps the
+id of the run that last changed its content, which is what lineage needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from .ddl import KEYS
+
+
+@dataclass(frozen=True)
+class MergeStats:
+    incoming: int
+    inserted: int
+    updated: int
+    deleted: int
+
+    def as_metadata(self) -> dict[str, int]:
+        return {"rows_incoming": self.incoming, "rows_inserted": self.inserted, "rows_updated": self.updated, "rows_deleted": self.deleted}
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [row[0] for row in conn.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def merge(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    incoming_sql: str,
+    *,
+    run_id: str,
+    scope_sql: str | None = None,
+    scope_params: list | None = None,
+) -> MergeStats:
+    """Merge the rows of `incoming_sql` (any SELECT or table function) into `table`.
+
+    `scope_sql` is a boolean SQL expression over the target's columns naming the rows this
+    load owns; None means "no deletions" (pure upsert). Duplicate keys among the incoming
+    rows keep the first occurrence, so a bad batch cannot violate a primary key.
+    """
+    keys = KEYS[table]
+    columns = _columns(conn, table)
+    data_columns = [c for c in columns if c != "run_id" and c not in keys]
+    key_match = " AND ".join(f"t.{_quote(k)} = i.{_quote(k)}" for k in keys)
+    select_cols = ", ".join(f"{_quote(c)}" for c in columns if c != "run_id")
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _incoming AS
+                SELECT {select_cols}, ?::VARCHAR AS run_id FROM (
+                    SELECT *, row_number() OVER (PARTITION BY {", ".join(map(_quote, keys))}) AS _dup
+                    FROM ({incoming_sql})
+                ) WHERE _dup = 1""",
+            [run_id],
+        )
+        incoming = conn.execute("SELECT count(*) FROM _incoming").fetchone()[0]
+        deleted = 0
+        if scope_sql is not None:
+            deleted = conn.execute(
+                f"DELETE FROM {table} t WHERE ({scope_sql}) AND NOT EXISTS (SELECT 1 FROM _incoming i WHERE {key_match})",
+                scope_params or [],
+            ).fetchone()[0]
+        updated = 0
+        if data_columns:
+            sets = ", ".join(f"{_quote(c)} = i.{_quote(c)}" for c in [*data_columns, "run_id"])
+            old = ", ".join(f"t.{_quote(c)}" for c in data_columns)
+            new = ", ".join(f"i.{_quote(c)}" for c in data_columns)
+            updated = conn.execute(
+                f"UPDATE {table} t SET {sets} FROM _incoming i WHERE {key_match} AND ({old}) IS DISTINCT FROM ({new})"
+                if len(data_columns) > 1
+                else f"UPDATE {table} t SET {sets} FROM _incoming i WHERE {key_match} AND {old} IS DISTINCT FROM {new}"
+            ).fetchone()[0]
+        inserted = conn.execute(
+            f"INSERT INTO {table} ({', '.join(map(_quote, columns))}) "
+            f"SELECT {', '.join('i.' + _quote(c) for c in columns)} FROM _incoming i "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key_match})"
+        ).fetchone()[0]
+        conn.execute("DROP TABLE _incoming")
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    return MergeStats(incoming, inserted, updated, deleted)
+
+
+def replace_table(conn: duckdb.DuckDBPyConnection, table: str, incoming_sql: str, *, run_id: str) -> int:
+    """Replace a whole report table (no key: e.g. the curation funnel) in one transaction."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT *, ?::VARCHAR AS run_id FROM ({incoming_sql})", [run_id])
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def parquet_select(paths, table: str) -> str:
+    """A SELECT over staged Parquet shards, or an empty SELECT shaped like `table` when none."""
+    paths = [str(p) for p in paths]
+    if not paths:
+        return f"SELECT * FROM {table} WHERE false"
+    return f"SELECT * FROM read_parquet([{', '.join(map(_literal, paths))}], union_by_name = true)"
