@@ -29,7 +29,7 @@ from .dedup_exact import dedup_exact
 from .dedup_near import dedup_near
 from .extract import ExtractionRejected, extract_code
 from .filters import FilterRejected, check_program
-from .report import StepStats, funnel_markdown, step_stats
+from .report import StepStats, funnel_frame, funnel_markdown, step_stats
 from .settings import CurationSettings
 from .tokens import TokenHasher, code_tokens, decontam_tokens, exact_key, near_tokens
 
@@ -101,6 +101,7 @@ class CurationResult:
             "rejects": self.rejects.height,
             "rejects_by_reason": self.rejects_by_reason(),
             "seconds": round(self.seconds, 3),
+            **self.extra,
         }
 
     def to_markdown(self) -> str:
@@ -129,8 +130,13 @@ def _check_input(raw: pl.DataFrame) -> pl.DataFrame:
     return raw
 
 
-def _per_record(raw: pl.DataFrame, settings: CurationSettings, hasher: TokenHasher) -> tuple[list[dict], list[dict], list[dict], dict]:
-    """Extraction and per-record filters in one pass: (candidates, extract rejects, filter rejects, tokens)."""
+def _per_record(raw: pl.DataFrame, settings: CurationSettings, hasher: TokenHasher, seconds: dict) -> tuple[list[dict], list[dict], list[dict], dict]:
+    """Extraction and per-record filters in one pass: (candidates, extract rejects, filter rejects, tokens).
+
+    `seconds` receives the time spent in each of the two steps (and in tokenising, which
+    serves the set steps after them)."""
+    clock = time.perf_counter
+    t_extract = t_filter = t_tokens = 0.0
     candidates: list[dict] = []
     extract_rejects: list[dict] = []
     filter_rejects: list[dict] = []
@@ -144,20 +150,27 @@ def _per_record(raw: pl.DataFrame, settings: CurationSettings, hasher: TokenHash
     responses = raw["response"].to_list()
     for row, response in enumerate(responses):
         record_id, source = record_ids[row], sources[row]
+        t0 = clock()
         try:
             extraction = extract_code(response, settings.max_response_chars)
         except ExtractionRejected as err:
+            t_extract += clock() - t0
             extract_rejects.append(
                 {"_row": row, "record_id": record_id, "source": source, "stage": "extract", "reason": err.reason, "detail": err.detail}
             )
             continue
+        t1 = clock()
+        t_extract += t1 - t0
         try:
             checked = check_program(extraction.code, settings)
         except FilterRejected as err:
+            t_filter += clock() - t1
             filter_rejects.append(
                 {"_row": row, "record_id": record_id, "source": source, "stage": "filter", "reason": err.reason, "detail": err.detail}
             )
             continue
+        t2 = clock()
+        t_filter += t2 - t1
         tokens = code_tokens(checked.text)
         if settings.near_dedup:
             near.append(hasher(near_tokens(tokens)))
@@ -183,6 +196,8 @@ def _per_record(raw: pl.DataFrame, settings: CurationSettings, hasher: TokenHash
                 "n_blocks": extraction.n_blocks,
             }
         )
+        t_tokens += clock() - t2
+    seconds.update(extract=t_extract, filter=t_filter, tokenise=t_tokens)
     return candidates, extract_rejects, filter_rejects, {"near": near, "decon": decon}
 
 
@@ -195,15 +210,13 @@ def curate_programs(raw: pl.DataFrame, settings: CurationSettings | None = None)
     hasher = TokenHasher()
     stats: list[StepStats] = []
 
-    t0 = time.perf_counter()
-    cand_rows, extract_rejects, filter_rejects, token_arrays = _per_record(raw, settings, hasher)
-    per_record_seconds = time.perf_counter() - t0
-    # Split the one-pass time between the two steps by their share of records handled.
+    seconds: dict[str, float] = {}
+    cand_rows, extract_rejects, filter_rejects, token_arrays = _per_record(raw, settings, hasher, seconds)
     extract_df = pl.DataFrame(extract_rejects, schema=_INTERNAL_REJECT_SCHEMA)
     filter_df = pl.DataFrame(filter_rejects, schema=_INTERNAL_REJECT_SCHEMA)
     after_extract = n_in - extract_df.height
-    stats.append(step_stats("extract", True, n_in, after_extract, extract_df, per_record_seconds / 2))
-    stats.append(step_stats("filter", True, after_extract, len(cand_rows), filter_df, per_record_seconds / 2))
+    stats.append(step_stats("extract", True, n_in, after_extract, extract_df, seconds["extract"]))
+    stats.append(step_stats("filter", True, after_extract, len(cand_rows), filter_df, seconds["filter"]))
     reject_frames = [extract_df, filter_df]
 
     candidates = pl.DataFrame(
@@ -222,8 +235,6 @@ def curate_programs(raw: pl.DataFrame, settings: CurationSettings | None = None)
         reject_frames.append(rejects)
         candidates = kept
 
-    from .report import funnel_frame  # local: keeps the import list above about steps
-
     programs = candidates.select(list(PROGRAM_COLUMNS))
     all_rejects = pl.concat(reject_frames, how="vertical").sort("_row")
     _assert_accounted(n_in, candidates["_row"], all_rejects["_row"])
@@ -233,6 +244,7 @@ def curate_programs(raw: pl.DataFrame, settings: CurationSettings | None = None)
         funnel=funnel_frame(stats),
         settings=settings,
         seconds=time.perf_counter() - started,
+        extra={"tokenise_seconds": round(seconds["tokenise"], 3)},
     )
     return result
 
