@@ -26,8 +26,8 @@ CONFIG_HASH = SamplerConfig().config_hash()
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("warehouse") / "lintseq.duckdb"
-    counts = build_warehouse(path, samples=2)
-    assert counts["programs"] >= 5 and counts["edit_sequences"] == 2 * counts["programs"]
+    counts = build_warehouse(path, samples=1)
+    assert counts["programs"] >= 5 and counts["edit_sequences"] == counts["programs"]
     return path
 
 

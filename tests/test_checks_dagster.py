@@ -54,7 +54,7 @@ def run(tmp_path: Path, plant: bool):
     database = tmp_path / "lintseq.duckdb"
     if not database.exists():
         build_warehouse(database, samples=1, sources=None)
-    checks = build_asset_checks(CheckSettings(with_exports=False))
+    checks = build_asset_checks(CheckSettings(with_exports=False))  # exports: test_checks_exports
     return materialize(
         [raw_instructions, programs, edit_sequences, training_exports, *checks],
         resources={"warehouse": DuckDBResource(database=str(database)), "gx": GXResource(docs_dir=str(tmp_path / "gx"))},
