@@ -96,3 +96,4 @@ def test_corrupt_sequences_are_stopped_before_the_export(platform):
     assert "edit_sequences" in materialized(second)
     assert "training_exports" not in materialized(second)
     assert digest(exports) == before
+    assert not second.success  # a failed blocking check fails the run: `lintseq materialize` exits 1
