@@ -6,12 +6,17 @@ import os
 
 import pytest
 from dagster import AssetKey, DagsterInstance
+from platform_helpers import (
+    SMALL_RUN_CONFIG,
+    TABLE_KEYS,
+    small_check_settings,
+    small_settings,
+    table_snapshot,
+)
 
 from lintseq_assets.definitions import ALL_JOB, build_definitions
 from resources.connect import connect_reader
 from resources.ddl import TABLES
-
-from platform_helpers import SMALL_RUN_CONFIG, TABLE_KEYS, small_check_settings, small_settings, table_snapshot
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

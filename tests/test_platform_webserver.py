@@ -19,11 +19,10 @@ from pathlib import Path
 import pytest
 from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+from platform_helpers import SMALL_RUN_CONFIG, small_settings
 
 from lintseq_assets.instance import platform_environment, prepare_dagster_home
 from resources.connect import connect_reader
-
-from platform_helpers import SMALL_RUN_CONFIG, small_settings
 
 STARTUP_TIMEOUT = 180
 RUN_TIMEOUT = 420
