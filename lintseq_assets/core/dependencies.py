@@ -32,7 +32,7 @@ _ANNOTATIONS_ALWAYS_DEFERRED = sys.version_info >= (3, 14)
 class _LoadRecord:
     """One lookup as pyflakes performed it, with every binding that could have satisfied it."""
 
-    __slots__ = ("line", "name", "candidates", "own_key", "own_candidates", "own_count", "immortal", "needs_future")
+    __slots__ = ("line", "name", "candidates", "own_key", "own_candidates", "own_count", "immortal", "needs_future", "needs")
 
     def __init__(self, line: int, name: str) -> None:
         self.line = line
@@ -43,6 +43,7 @@ class _LoadRecord:
         self.own_count = 0
         self.immortal = False
         self.needs_future = False
+        self.needs: list[ast.AST] = []  # statements whose deletion could change this lookup's meaning
 
 
 class _RecordingChecker(StableChecker):
@@ -53,6 +54,7 @@ class _RecordingChecker(StableChecker):
         self._added: dict[tuple[int, str], int] = defaultdict(int)
         self._stars: dict[int, list[pf.Binding]] = defaultdict(list)
         self._loads_by_name: dict[str, list[_LoadRecord]] = defaultdict(list)
+        self._deleted_by: dict[tuple[int, str], list[ast.AST]] = defaultdict(list)
         self.loads: list[_LoadRecord] = []
         self.module_scope: pf.Scope | None = None
         super().__init__(tree, filename=LINT_FILENAME)
@@ -109,6 +111,9 @@ class _RecordingChecker(StableChecker):
             record.candidates.extend(self._history.get((id(scope), name), ()))
             record.immortal = any(isinstance(b, pf.Builtin) for b in record.candidates)
             self._history[(id(scope), name)] = []
+            # Without this `del`, later lookups would find the old bindings again, and a
+            # lookup that now fails as UndefinedName could fail as UndefinedLocal instead.
+            self._deleted_by[(id(scope), name)].append(node)
         self._keep(record)
 
     # -- lookups --------------------------------------------------------------------------
@@ -133,6 +138,7 @@ class _RecordingChecker(StableChecker):
                     break
                 if can_access_class_vars is False:
                     continue
+            record.needs.extend(self._deleted_by.get((id(scope), name), ()))
             for binding in self._history.get((id(scope), name), ()):
                 if isinstance(binding, pf.Annotation) and not postponed:
                     continue
@@ -238,6 +244,8 @@ def analyse_dependencies(tree: ast.Module, line_unit_of_row: list[int], n_units:
         if record.needs_future:
             for future_unit in future_units:
                 requires[future_unit].append(unit)
+        for statement in record.needs:
+            requires[line_unit_of_row[statement.lineno]].append(unit)
         if checker.later_store(record) and record.own_candidates:
             add(unit, record.own_candidates)  # falling through to an outer scope is UndefinedLocal
         elif not record.immortal:

@@ -15,12 +15,9 @@ applying them directly saves a parse per step and gives the same states.
 from __future__ import annotations
 
 import ast
-import io
-import tokenize
 from dataclasses import dataclass, field
 
-_SKIP_TOKENS = {tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
-
+from .logical_lines import LogicalLines
 
 @dataclass(frozen=True)
 class TryShape:
@@ -51,30 +48,13 @@ class Structure:
         return len(self.unit_lines)
 
 
-def _logical_lines(text: str) -> list[tuple[int, int, str]]:
-    """(first row, last row, first token) of every logical line; rows are 1-based."""
-    logical: list[tuple[int, int, str]] = []
-    start: int | None = None
-    first = ""
-    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-        if start is None:
-            if tok.type in _SKIP_TOKENS or tok.type == tokenize.NEWLINE:
-                continue
-            start, first = tok.start[0], tok.string
-        elif tok.type == tokenize.NEWLINE:
-            logical.append((start, tok.start[0], first))
-            start = None
-    if start is not None:  # the tokenizer always closes the last line, but be safe
-        logical.append((start, len(text.split("\n")), first))
-    return logical
-
-
 class _Builder:
-    def __init__(self, text: str, n_lines: int) -> None:
-        logical = _logical_lines(text)
-        self.first_token = [first for _, _, first in logical]
+    def __init__(self, lines: tuple[str, ...] | list[str], tree: ast.Module) -> None:
+        n_lines = len(lines)
+        self.logical = LogicalLines(lines, tree)
+        logical = self.logical.spans
         self.code_unit_of_row = [-1] * (n_lines + 2)
-        for unit, (lo, hi, _) in enumerate(logical):
+        for unit, (lo, hi) in enumerate(logical):
             for row in range(lo, hi + 1):
                 self.code_unit_of_row[row] = unit
         n_units = max(len(logical), 1)
@@ -111,17 +91,6 @@ class _Builder:
         if owner >= 0:
             self.children[owner].append(unit)
 
-    def _clause_header(self, first_stmt: ast.stmt, keyword: str) -> int:
-        """Unit of the `else:`/`finally:` line introducing a clause whose first statement is given."""
-        decorators = getattr(first_stmt, "decorator_list", None) or [first_stmt]
-        unit = self.code_unit_of_row[min(first_stmt.lineno, decorators[0].lineno)]
-        if self.first_token[unit] == keyword:
-            return unit  # one-liner: `else: x`
-        header = unit - 1
-        if header < 0 or self.first_token[header] != keyword:
-            raise ValueError(f"no {keyword!r} line before line {first_stmt.lineno}")
-        return header
-
     def block(self, body: list[ast.stmt], header: int, depth: int, empty_action: int) -> None:
         """Register a statement list owned by `header`; `empty_action` dies when it empties."""
         units: list[int] = []
@@ -151,7 +120,7 @@ class _Builder:
             self._if_clauses(stmt, chain_top=unit, depth=depth)
         elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
             self.block(stmt.body, unit, inner, unit)
-            self._else_clause(stmt.orelse, unit, depth)
+            self._else_clause(stmt.orelse, self.logical.else_row.get(id(stmt), 0), unit, depth)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             self.block(stmt.body, unit, inner, unit)
         elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
@@ -164,18 +133,19 @@ class _Builder:
         if not orelse:
             return
         first = orelse[0]
-        if isinstance(first, ast.If) and self.first_token[self.unit_of(first)] == "elif":
+        if id(stmt) not in self.logical.else_row:  # an `elif`, not an `else:` holding an `if`
             elif_unit = self.unit_of(first)
             self._own(chain_top, elif_unit, depth)
             self.block(first.body, elif_unit, depth + 1, elif_unit)
             self._if_clauses(first, chain_top, depth)
         else:
-            self._else_clause(orelse, chain_top, depth)
+            self._else_clause(orelse, self.logical.else_row[id(stmt)], chain_top, depth)
 
-    def _else_clause(self, orelse: list[ast.stmt], owner: int, depth: int, keyword: str = "else") -> int:
+    def _else_clause(self, orelse: list[ast.stmt], row: int, owner: int, depth: int) -> int:
+        """Register an `else:`/`finally:` clause whose keyword sits on `row`."""
         if not orelse:
             return -1
-        header = self._clause_header(orelse[0], keyword)
+        header = self.code_unit_of_row[row]
         self._own(owner, header, depth)
         self.block(orelse, header, depth + 1, header)
         return header
@@ -188,8 +158,8 @@ class _Builder:
             handlers.append(handler_unit)
             self._own(unit, handler_unit, depth)
             self.block(handler.body, handler_unit, depth + 1, handler_unit)
-        else_unit = self._else_clause(stmt.orelse, unit, depth)
-        finally_unit = self._else_clause(stmt.finalbody, unit, depth, keyword="finally")
+        else_unit = self._else_clause(stmt.orelse, self.logical.else_row.get(id(stmt), 0), unit, depth)
+        finally_unit = self._else_clause(stmt.finalbody, self.logical.finally_row.get(id(stmt), 0), unit, depth)
         shape = len(self.try_shapes)
         self.try_shapes.append(TryShape(unit, tuple(handlers), finally_unit, else_unit))
         for clause in (*handlers, finally_unit):
@@ -197,7 +167,7 @@ class _Builder:
                 self.try_of[clause] = shape
 
     def _match(self, stmt: ast.stmt, unit: int, depth: int) -> None:
-        case_units = [self.code_unit_of_row[case.pattern.lineno] for case in stmt.cases]
+        case_units = [self.code_unit_of_row[self.logical.case_row[id(case)]] for case in stmt.cases]
         body_id = len(self.body_size)
         distinct = [u for u in dict.fromkeys(case_units) if u != unit]
         self.body_size.append(len(distinct))
@@ -210,7 +180,7 @@ class _Builder:
 
 def build_structure(text: str, lines: tuple[str, ...] | list[str], tree: ast.Module) -> Structure:
     """Derive the units of a parsed program and the deletion rules between them."""
-    builder = _Builder(text, len(lines))
+    builder = _Builder(lines, tree)
     builder.block(tree.body, -1, 0, -1)
     unit_lines = [tuple(row - 1 for row in rows) for rows in builder.unit_rows]
     line_unit = [0] * len(lines)
