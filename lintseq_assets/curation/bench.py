@@ -1,8 +1,8 @@
 """Timing on a synthetic corpus: `python -m lintseq_assets.curation.bench --n 100000`.
 
 Programs are generated from statement templates with random names and constants (no two
-alike by chance), and a share of them is copied with renamed variables and one changed
-line (near duplicates). `--full` times the whole `curate_programs`; without it only the
+alike by chance), and 10% of them are copies with the function's parameters
+renamed (near duplicates). `--full` times the whole `curate_programs`; without it only the
 near-dedup step (signatures + LSH) on pre-tokenised programs, which is the part that must
 scale. Nothing here is imported by the pipeline.
 """
