@@ -8,14 +8,13 @@ come back in input order, so `-j 1` and `-j 4` write the same bytes.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 
 from .core import ProgramRejected, SamplerConfig, analyse_program, sample_analysed
 from .core.sampler import EditSequence
+from .executors import LocalExecutor, RayExecutor
 
 
 @dataclass(frozen=True)
@@ -75,25 +74,13 @@ def sample_many(
     chunk_size: int = 16,
     engine: str = "fast",
     start_method: str = "forkserver",
+    executor: LocalExecutor | RayExecutor | None = None,
 ) -> Iterator[SampledProgram]:
-    """Results in input order; memory stays bounded by `workers * 4` chunks in flight.
+    """Results in input order, on any executor; memory stays bounded by the chunks in flight.
 
-    `start_method` defaults to forkserver: safe when the caller is a threaded process (a
-    Dagster run worker, the webserver) and cheaper than spawn. A single-threaded caller such
-    as the CLI may pass "fork" to start workers instantly.
+    Without an explicit `executor`, `workers` local processes are used (see LocalExecutor
+    for `start_method`).
     """
-    if workers <= 1:
-        for chunk in _chunks(items, chunk_size):
-            yield from _sample_chunk(chunk, config, samples, seed, engine)
-        return
-    context = multiprocessing.get_context(start_method)
-    if start_method == "forkserver":
-        context.set_forkserver_preload(["lintseq_assets.core"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending = []
-        for chunk in _chunks(items, chunk_size):
-            pending.append(pool.submit(_sample_chunk, chunk, config, samples, seed, engine))
-            if len(pending) >= workers * 4:
-                yield from pending.pop(0).result()
-        for future in pending:
-            yield from future.result()
+    executor = executor or LocalExecutor(workers=workers, start_method=start_method)
+    for results in executor.map_ordered(_sample_chunk, _chunks(items, chunk_size), config, samples, seed, engine):
+        yield from results
