@@ -37,7 +37,11 @@ def build_definitions(settings: PlatformSettings | None = None, check_settings: 
     """
     settings = settings or load_settings()
     if check_settings is None:
-        check_settings = CheckSettings(sampler_configs=(SamplingConfig().sampler(),), exports_dir=str(settings.exports_dir))
+        check_settings = CheckSettings(
+            sampler_configs=(SamplingConfig().sampler(),),
+            exports_dir=str(settings.exports_dir),
+            replay_max_rows=settings.replay_check_rows,
+        )
     return Definitions(
         assets=ALL_ASSETS,
         asset_checks=build_asset_checks(check_settings),

@@ -36,5 +36,6 @@ def platform_environment(settings: PlatformSettings) -> dict[str, str]:
         LINTSEQ_SOURCES=str(settings.sources_file),
         LINTSEQ_WORKERS=str(settings.workers),
         DAGSTER_HOME=str(settings.dagster_home),
+        LINTSEQ_REPLAY_CHECK_ROWS=str(settings.replay_check_rows),
     )
     return env

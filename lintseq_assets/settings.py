@@ -8,6 +8,8 @@ deep in the code reads `os.environ` behind anyone's back.
     LINTSEQ_SOURCES   the sources.yaml to read (default $LINTSEQ_HOME/sources.yaml if it
                       exists, else the embedded default shipped in lintseq_assets/data/)
     LINTSEQ_WORKERS   sampling worker processes (default 2)
+    LINTSEQ_REPLAY_CHECK_ROWS  sequences the replay check verifies; above it, a deterministic
+                      sample (default 100: replaying and linting every state costs ~0.5 s each)
     DAGSTER_HOME      the Dagster instance (default $LINTSEQ_HOME/dagster)
 """
 
@@ -32,6 +34,7 @@ class PlatformSettings:
     sources_file: Path
     workers: int
     dagster_home: Path
+    replay_check_rows: int = 100
 
     @property
     def warehouse_path(self) -> Path:
@@ -70,4 +73,5 @@ def load_settings(environ: dict[str, str] | None = None) -> PlatformSettings:
         sources = DEFAULT_SOURCES_FILE
     dagster_home = Path(env.get("DAGSTER_HOME") or home / "dagster").expanduser().resolve()
     workers = _positive_int(env.get("LINTSEQ_WORKERS"), 2, "LINTSEQ_WORKERS")
-    return PlatformSettings(home=home, sources_file=sources, workers=workers, dagster_home=dagster_home)
+    replay_rows = _positive_int(env.get("LINTSEQ_REPLAY_CHECK_ROWS"), 100, "LINTSEQ_REPLAY_CHECK_ROWS")
+    return PlatformSettings(home=home, sources_file=sources, workers=workers, dagster_home=dagster_home, replay_check_rows=replay_rows)
