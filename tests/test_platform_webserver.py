@@ -1,4 +1,4 @@
-"""The real UI server: `dagster dev` on loopback, a run launched through dagster-graphql.
+"""The real UI server: `lintseq ui` (dagster dev on loopback), a run launched through dagster-graphql.
 
 This is what a user does in the browser, minus the browser: the webserver and daemon start
 from `lintseq_assets.definitions` with a DAGSTER_HOME under a temporary LINTSEQ_HOME, the
@@ -73,10 +73,10 @@ def test_materialize_all_through_the_webserver(tmp_path):
     env.update(HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
     port = _free_port()
     log = tmp_path / "dagster_dev.log"
-    dagster = Path(sys.executable).with_name("dagster")
+    lintseq = Path(sys.executable).with_name("lintseq")
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(dagster), "dev", "-m", "lintseq_assets.definitions", "-h", "127.0.0.1", "-p", str(port)],
+        proc = subprocess.Popen(  # what `make ui` runs: `lintseq ui` -> `dagster dev` on 127.0.0.1
+            [str(lintseq), "ui", "--port", str(port)],
             env=env,
             cwd=tmp_path,
             stdout=out,
