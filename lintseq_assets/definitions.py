@@ -19,13 +19,12 @@ from resources.warehouse import WarehouseResource
 
 ALL_JOB = "materialize_all"
 
-# The UI's "Materialize all" and `lintseq materialize` run this job. In-process execution:
-# the steps are a chain anyway, the sampler brings its own worker processes, and one process
-# keeps DuckDB's single-writer rule simple (the `warehouse` pool still guards across runs).
+# In-process execution for every job, including the UI's "Materialize all": the steps are a
+# chain anyway, the sampler brings its own worker processes, and one process per run keeps
+# DuckDB's one-writer-per-file rule simple (the `warehouse` pool still guards across runs).
 materialize_all = define_asset_job(
     ALL_JOB,
     selection=AssetSelection.all(),
-    executor_def=in_process_executor,
     description="Every asset, sources to exports, with their checks.",
 )
 
@@ -46,6 +45,7 @@ def build_definitions(settings: PlatformSettings | None = None, check_settings: 
         assets=ALL_ASSETS,
         asset_checks=build_asset_checks(check_settings),
         jobs=[materialize_all],
+        executor=in_process_executor,
         resources={
             "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
             "lintseq_settings": SettingsResource.from_settings(settings),
