@@ -66,11 +66,12 @@ class _RecordingChecker(StableChecker):
         self._added[key] += 1
         if isinstance(binding, pf.StarImportation):
             self._stars[id(scope)].append(binding)
-        if self.module_scope is None and isinstance(binding, pf.Builtin):
-            self.module_scope = scope
 
     def addBinding(self, node, value):  # noqa: N802 (pyflakes' name)
         super().addBinding(node, value)
+        if node is None:  # a builtin: lookups that reach the module scope are satisfied by name
+            self.module_scope = self.scopeStack[0]
+            return
         for scope in reversed(self.scopeStack):
             if scope.get(value.name) is value:
                 self._remember(scope, value)
@@ -109,7 +110,6 @@ class _RecordingChecker(StableChecker):
         record = _LoadRecord(node.lineno, name)
         if had:
             record.candidates.extend(self._history.get((id(scope), name), ()))
-            record.immortal = any(isinstance(b, pf.Builtin) for b in record.candidates)
             self._history[(id(scope), name)] = []
             # Without this `del`, later lookups would find the old bindings again, and a
             # lookup that now fails as UndefinedName could fail as UndefinedLocal instead.
@@ -139,11 +139,10 @@ class _RecordingChecker(StableChecker):
                 if can_access_class_vars is False:
                     continue
             record.needs.extend(self._deleted_by.get((id(scope), name), ()))
+            if scope is self.module_scope and name in self.builtIns and (id(scope), name) not in self._deleted_by:
+                record.immortal = True  # pyflakes falls back to the builtin whatever is deleted
             for binding in self._history.get((id(scope), name), ()):
                 if isinstance(binding, pf.Annotation) and not postponed:
-                    continue
-                if isinstance(binding, pf.Builtin):
-                    record.immortal = True
                     continue
                 record.candidates.append(binding)
                 if scope is own and record.own_key is not None:
@@ -196,8 +195,8 @@ class _RecordingChecker(StableChecker):
     def module_candidates(self, name: str) -> tuple[list[pf.Binding], bool]:
         scope = self.module_scope
         bindings = list(self._history.get((id(scope), name), ())) + list(self._stars.get(id(scope), ()))
-        immortal = any(isinstance(b, pf.Builtin) for b in bindings)
-        return [b for b in bindings if not isinstance(b, pf.Builtin)], immortal
+        immortal = name in self.builtIns and (id(scope), name) not in self._deleted_by
+        return bindings, immortal
 
 
 def _names_name_error(handler: ast.ExceptHandler) -> bool:

@@ -4,13 +4,14 @@ Diff k turns state k into state k+1. Hunk headers are those `difflib.unified_dif
 writes (`@@ -a,0 +c,d @@`, `,d` omitted when d is 1), file headers are dropped, and lines
 are joined with "\\n", as in the reference implementation, so its tooling reads our paths.
 Because every state is a subset of the program's lines, the hunks are computed from line
-positions directly (a Fenwick tree gives each line's position in the new state), which is
-linear in the size of the edit rather than in the size of the file.
+positions directly (a sorted list of present lines gives each line's position in the new
+state by bisection), so no text is compared.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -18,27 +19,6 @@ _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 class DiffError(ValueError):
     """A diff that is malformed, not insertion-only, or does not apply."""
-
-
-class _PresentLines:
-    """Fenwick tree over line indices: how many present lines come before a given one."""
-
-    def __init__(self, size: int) -> None:
-        self._tree = [0] * (size + 1)
-
-    def add(self, index: int) -> None:
-        i = index + 1
-        tree = self._tree
-        while i < len(tree):
-            tree[i] += 1
-            i += i & -i
-
-    def count_through(self, index: int) -> int:
-        i, total, tree = index + 1, 0, self._tree
-        while i > 0:
-            total += tree[i]
-            i -= i & -i
-        return total
 
 
 def _range(start: int, length: int) -> str:
@@ -53,17 +33,17 @@ def _range(start: int, length: int) -> str:
 
 def forward_diffs(lines: Sequence[str], insertions: Iterable[Sequence[int]]) -> list[str]:
     """Diffs for inserting, step by step, the given line indices of `lines` into an empty file."""
-    present = _PresentLines(len(lines))
+    present: list[int] = []  # line indices of the current state, sorted
     diffs = []
     for step in insertions:
         added = sorted(step)
         if not added:
             continue
         for index in added:
-            present.add(index)
+            insort(present, index)
         out: list[str] = []
         run_start = 0
-        positions = [present.count_through(index) for index in added]  # 1-based in the new state
+        positions = [bisect_left(present, index) + 1 for index in added]  # 1-based in the new state
         for k in range(1, len(added) + 1):
             if k < len(added) and positions[k] == positions[k - 1] + 1:
                 continue

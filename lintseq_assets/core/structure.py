@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from .logical_lines import LogicalLines
 
+
 @dataclass(frozen=True)
 class TryShape:
     """The clauses of one try statement whose presence decides whether it still parses."""
