@@ -88,7 +88,7 @@ def _summary(settings, run_id: str, elapsed: float) -> str:
         lines += [f"  {step:<14} {n_in:>7,} in  {n_out:>7,} out  {rej:>6,} rejected" for step, n_in, n_out, rej in funnel]
     if reasons:
         lines += ["", "Rejects by stage and reason:"]
-        lines += [f"  {stage:<12} {reason.split(':')[0]:<24} {n:>6,}" for stage, reason, n in _fold_reasons(reasons)]
+        lines += [f"  {stage:<14} {reason.split(':')[0]:<24} {n:>6,}" for stage, reason, n in _fold_reasons(reasons)]
     exports = sorted(p for p in settings.exports_dir.glob("*") if p.is_dir() and not p.name.startswith("."))
     if exports:
         lines += ["", "Exports:"]
