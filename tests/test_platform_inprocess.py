@@ -111,3 +111,12 @@ def test_second_run_changes_nothing(first_run):
             assert total == distinct, table
     # Same rows, same ids, and not even run_id moved: a reload of unchanged data is a no-op.
     assert after == before
+
+
+def test_data_versions_are_content_hashes(first_run):
+    """After the second run above: unchanged content, unchanged data version."""
+    _settings, instance, _ = first_run
+    for key in ("raw_instructions", "programs", "edit_sequences"):
+        records = instance.fetch_materializations(AssetKey(key), limit=2).records
+        versions = {r.asset_materialization.tags.get("dagster/data_version") for r in records}
+        assert len(records) == 2 and len(versions) == 1 and None not in versions, (key, versions)

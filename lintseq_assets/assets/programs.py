@@ -10,12 +10,19 @@ the `curation_report` funnel.
 import time
 
 import polars as pl
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 from pydantic import Field
 
 from lintseq_assets.curation import CurationSettings, curate_programs
 from lintseq_assets.staging import write_partition
-from resources.merge import parquet_select
+from resources.merge import parquet_select, table_fingerprint
 from resources.settings import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
 
@@ -66,8 +73,11 @@ def programs(
     warehouse.merge("rejects", parquet_select(rejected.shards, "rejects"), run_id=run_id, scope_sql="t.asset = 'programs'")
     warehouse.replace_table("curation_report", parquet_select(report.shards, "curation_report"), run_id=run_id)
 
+    with warehouse.read_connection() as conn:
+        version = table_fingerprint(conn, "programs", ("program_id", "record_id", "instruction"))
     by_reason = reasons(rejects_df)
     return MaterializeResult(
+        data_version=DataVersion(version),
         metadata={
             "dagster/row_count": result.programs.height,
             "records_in": result.records_in,

@@ -11,7 +11,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 import polars as pl
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 from pydantic import Field
 
 from lintseq_assets.ingest import (
@@ -23,7 +30,7 @@ from lintseq_assets.ingest import (
 )
 from lintseq_assets.sources import load_sources
 from lintseq_assets.staging import ShardWriter
-from resources.merge import parquet_select
+from resources.merge import parquet_select, table_fingerprint
 from resources.settings import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
 
@@ -113,8 +120,10 @@ def raw_instructions(
         total = conn.execute("SELECT count(*) FROM raw_instructions").fetchone()[0]
         per_source = conn.execute("SELECT source, any_value(source_revision), count(*) FROM raw_instructions GROUP BY source ORDER BY source").fetchall()
         sample = conn.sql("SELECT record_id, source, instruction, response FROM raw_instructions ORDER BY record_id LIMIT 5").pl()
+        version = table_fingerprint(conn, "raw_instructions", ("record_id", "source_revision", "instruction", "response"))
     by_reason = reasons(rejects_df)
     return MaterializeResult(
+        data_version=DataVersion(version),
         metadata={
             "dagster/row_count": total,
             "rows_by_source": MetadataValue.md(markdown_table(["source", "revision", "rows"], per_source)),

@@ -11,13 +11,21 @@ import json
 import time
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetKey, Config, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    Config,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 from pydantic import Field
 
 from lintseq_assets.core import SamplerConfig
 from lintseq_assets.sequences import ProgramInput, sample_many
 from lintseq_assets.staging import ShardWriter, read_partition, write_partition
-from resources.merge import parquet_select
+from resources.merge import parquet_select, table_fingerprint
 from resources.settings import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
 
@@ -186,7 +194,9 @@ def edit_sequences(
             params=[config_hash],
         ).pl()
         by_reason = dict(conn.execute("SELECT reason, count(*) FROM rejects WHERE asset = 'edit_sequences' GROUP BY reason").fetchall())
+        version = table_fingerprint(conn, "edit_sequences", ("sequence_id", "config_hash"))
     return MaterializeResult(
+        data_version=DataVersion(version),
         metadata={
             "dagster/row_count": total,
             "config_hash": config_hash,
