@@ -11,7 +11,7 @@ sequences never reach `training_exports`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 from dagster import (
@@ -54,7 +54,6 @@ class CheckSettings:
     with_exports: bool = True
     exports_dir: str | None = None
     blocking: bool = True
-    extra: dict = field(default_factory=dict)
 
     def configs_by_hash(self) -> dict[str, SamplerConfig]:
         return {c.config_hash(): c for c in self.sampler_configs}
@@ -175,6 +174,9 @@ def build_asset_checks(settings: CheckSettings = CheckSettings()) -> list[AssetC
         _warehouse_check("edit_sequences", "config_hashes",
                          lambda c: sql_checks.config_hashes(c, settings.allowed_hashes()),
                          "every config_hash is a configured sampler's; sequence_id matches its parts", block),
+        _warehouse_check("edit_sequences", "edits_view",
+                         sql_checks.edits_view,
+                         "the edits view has steps 0..n_edits-1 adding exactly the program's lines", False),
         _warehouse_check("edit_sequences", "sequences_replay",
                          lambda c: replay_checks.sequences_replay(c, settings.replay_max_rows, settings.configs_by_hash()),
                          "every sequence (or a deterministic sample) replays to its program, each state lint-clean",

@@ -223,3 +223,35 @@ def orphans(
         f"every {child}.{key} is in {parent}" if n == 0 else f"{n} {child} rows point at no {parent} row",
         {"orphan_rows": n, "examples": examples},
     )
+
+
+def edits_view(conn: duckdb.DuckDBPyConnection) -> CheckOutcome:
+    """The `edits` view agrees with `edit_sequences`: steps 0..n_edits-1, and the lines they add
+    sum to the program's n_lines (a path inserts every line exactly once)."""
+    for name in ("edits", "edit_sequences", "programs"):
+        if not table_exists(conn, name):
+            return _missing_table(name)
+    query = """
+        WITH per AS (
+            SELECT sequence_id, count(*) AS steps, min(step) AS first, max(step) AS last,
+                   sum(lines_added) AS added
+            FROM edits GROUP BY sequence_id)
+        SELECT s.sequence_id, s.n_edits, per.steps, per.first, per.last, per.added, p.n_lines
+        FROM edit_sequences s
+        LEFT JOIN per USING (sequence_id)
+        LEFT JOIN programs p USING (program_id)
+        WHERE per.steps IS NULL OR per.steps <> s.n_edits OR per.first <> 0
+           OR per.last <> s.n_edits - 1 OR per.added IS DISTINCT FROM p.n_lines
+        ORDER BY s.sequence_id"""
+    bad = conn.execute(query).fetchall()
+    return CheckOutcome(
+        not bad,
+        "edits view matches every sequence" if not bad else f"{len(bad)} sequences disagree with the edits view",
+        {
+            "bad_sequences": len(bad),
+            "examples": [
+                f"{sid}: n_edits={n} steps={steps} range={first}..{last} lines_added={added} n_lines={lines}"
+                for sid, n, steps, first, last, added, lines in bad[:EXAMPLES]
+            ],
+        },
+    )

@@ -126,3 +126,8 @@ def strip_constraints(conn: duckdb.DuckDBPyConnection, table: str) -> None:
     conn.execute(f"CREATE TABLE {table}__copy AS SELECT * FROM {table}")
     conn.execute(f"DROP TABLE {table}")
     conn.execute(f"ALTER TABLE {table}__copy RENAME TO {table}")
+    try:
+        from resources.ddl import EDITS_VIEW
+    except ImportError:
+        return
+    conn.execute(EDITS_VIEW)

@@ -53,6 +53,7 @@ def run_all(path: Path, max_rows: int = 10_000) -> dict[str, CheckOutcome]:
             "sequences.known_programs": sql_checks.orphans(conn, "edit_sequences", "programs", "program_id"),
             "sequences.config_hashes": sql_checks.config_hashes(conn, sql_checks.known_config_hashes()),
             "sequences.replay": replay_checks.sequences_replay(conn, max_rows),
+            "sequences.edits_view": sql_checks.edits_view(conn),
         }
     finally:
         conn.close()
@@ -107,7 +108,8 @@ def test_a_path_that_does_not_rebuild_its_program_fails_replay_only(warehouse):
 
     corrupt(warehouse, plant)
     outcomes = run_all(warehouse)
-    assert {n for n, o in outcomes.items() if not o.passed} == {"sequences.replay"}
+    # The edits view sees it too: the shorter path adds fewer lines than the program has.
+    assert {n for n, o in outcomes.items() if not o.passed} == {"sequences.replay", "sequences.edits_view"}
     assert outcomes["sequences.replay"].metadata["failures_by_kind"] in (
         {"replay does not rebuild the program": 1},
         {"does not replay": 1},
@@ -205,7 +207,7 @@ def test_duplicate_sequence_id_is_caught(warehouse):
 
     corrupt(warehouse, plant)
     outcomes = run_all(warehouse)
-    assert {n for n, o in outcomes.items() if not o.passed} == {"sequences.unique"}
+    assert {n for n, o in outcomes.items() if not o.passed} == {"sequences.unique", "sequences.edits_view"}
     assert outcomes["sequences.unique"].metadata["duplicated_keys"] == 1
 
 
@@ -236,7 +238,7 @@ def test_n_edits_mismatch_is_caught(warehouse):
 
     corrupt(warehouse, plant)
     outcomes = run_all(warehouse)
-    assert {n for n, o in outcomes.items() if not o.passed} == {"sequences.edit_counts"}
+    assert {n for n, o in outcomes.items() if not o.passed} == {"sequences.edit_counts", "sequences.edits_view"}
     assert outcomes["sequences.edit_counts"].metadata["bad_rows"] == 1
 
 
@@ -266,7 +268,7 @@ def test_a_sequence_without_its_program_is_caught(warehouse):
         conn.execute("DELETE FROM programs WHERE program_id = (SELECT min(program_id) FROM programs)")
 
     corrupt(warehouse, plant)
-    assert failing(warehouse) == {"sequences.known_programs", "sequences.replay"}
+    assert failing(warehouse) == {"sequences.known_programs", "sequences.replay", "sequences.edits_view"}
 
 
 def test_replay_sample_is_deterministic_and_bounded(warehouse):
