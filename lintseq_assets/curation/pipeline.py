@@ -19,10 +19,13 @@ returning (an AssertionError here is a bug, never a data problem). Nothing is ex
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+
+from lintseq_assets.executors import LocalExecutor, RayExecutor
 
 from .decontaminate import decontaminate
 from .dedup_exact import dedup_exact
@@ -130,34 +133,29 @@ def _check_input(raw: pl.DataFrame) -> pl.DataFrame:
     return raw
 
 
-def _per_record(raw: pl.DataFrame, settings: CurationSettings, hasher: TokenHasher, seconds: dict) -> tuple[list[dict], list[dict], list[dict], dict]:
-    """Extraction and per-record filters in one pass: (candidates, extract rejects, filter rejects, tokens).
+# One record's outcome from the per-record steps: ("extract" | "filter", row, reason, detail)
+# for a reject, ("keep", row, candidate fields, near hashes, decontamination hashes) otherwise.
+RecordOutcome = tuple
 
-    `seconds` receives the time spent in each of the two steps (and in tokenising, which
-    serves the set steps after them)."""
+
+def _records_chunk(rows: list[tuple], settings: CurationSettings) -> tuple[list[RecordOutcome], dict[str, float]]:
+    """Extraction and per-record filters over one chunk of records (any process, any order).
+
+    A plain function of its arguments, so an executor (lintseq_assets.executors) can run
+    chunks in worker processes or on Ray; token hashes are content hashes, so each worker's
+    own TokenHasher gives the same numbers. Returns the outcomes in input order and the time
+    spent in extraction, filtering and tokenising (worker seconds, summed over chunks)."""
     clock = time.perf_counter
+    hasher = TokenHasher()
     t_extract = t_filter = t_tokens = 0.0
-    candidates: list[dict] = []
-    extract_rejects: list[dict] = []
-    filter_rejects: list[dict] = []
-    near: list[np.ndarray] = []
-    decon: list[np.ndarray] = []
-    record_ids = [None if v is None else str(v) for v in raw["record_id"].to_list()]
-    sources = [None if v is None else str(v) for v in raw["source"].to_list()]
-    revisions = [None if v is None else str(v) for v in raw["source_revision"].to_list()]
-    source_rows = raw["source_row"].to_list()
-    instructions = [v if v is None or isinstance(v, str) else str(v) for v in raw["instruction"].to_list()]
-    responses = raw["response"].to_list()
-    for row, response in enumerate(responses):
-        record_id, source = record_ids[row], sources[row]
+    out: list[RecordOutcome] = []
+    for row, response in rows:
         t0 = clock()
         try:
             extraction = extract_code(response, settings.max_response_chars)
         except ExtractionRejected as err:
             t_extract += clock() - t0
-            extract_rejects.append(
-                {"_row": row, "record_id": record_id, "source": source, "stage": "extract", "reason": err.reason, "detail": err.detail}
-            )
+            out.append(("extract", row, err.reason, err.detail))
             continue
         t1 = clock()
         t_extract += t1 - t0
@@ -165,53 +163,105 @@ def _per_record(raw: pl.DataFrame, settings: CurationSettings, hasher: TokenHash
             checked = check_program(extraction.code, settings)
         except FilterRejected as err:
             t_filter += clock() - t1
-            filter_rejects.append(
-                {"_row": row, "record_id": record_id, "source": source, "stage": "filter", "reason": err.reason, "detail": err.detail}
-            )
+            out.append(("filter", row, err.reason, err.detail))
             continue
         t2 = clock()
         t_filter += t2 - t1
         tokens = code_tokens(checked.text)
-        if settings.near_dedup:
-            near.append(hasher(near_tokens(tokens)))
-        if settings.decontaminate:
-            decon.append(hasher(decontam_tokens(tokens)))
-        candidates.append(
-            {
-                "_row": row,
-                "_cand": len(candidates),
-                "_exact_key": exact_key(tokens),
-                "program_id": checked.program_id,
-                "record_id": record_id,
-                "source": source,
-                "source_revision": revisions[row],
-                "source_row": source_rows[row],
-                "instruction": instructions[row],
-                "program": checked.text,
-                "n_lines": checked.n_lines,
-                "n_bytes": checked.n_bytes,
-                "n_statements": checked.n_statements,
-                "n_lint_errors": checked.n_lint_errors,
-                "extraction": extraction.method,
-                "n_blocks": extraction.n_blocks,
-            }
-        )
+        near = hasher(near_tokens(tokens)) if settings.near_dedup else None
+        decon = hasher(decontam_tokens(tokens)) if settings.decontaminate else None
+        fields = {
+            "_exact_key": exact_key(tokens),
+            "program_id": checked.program_id,
+            "program": checked.text,
+            "n_lines": checked.n_lines,
+            "n_bytes": checked.n_bytes,
+            "n_statements": checked.n_statements,
+            "n_lint_errors": checked.n_lint_errors,
+            "extraction": extraction.method,
+            "n_blocks": extraction.n_blocks,
+        }
+        out.append(("keep", row, fields, near, decon))
         t_tokens += clock() - t2
-    seconds.update(extract=t_extract, filter=t_filter, tokenise=t_tokens)
+    return out, {"extract": t_extract, "filter": t_filter, "tokenise": t_tokens}
+
+
+def _response_chunks(responses: list, size: int) -> Iterator[list[tuple]]:
+    for lo in range(0, len(responses), size):
+        yield list(enumerate(responses[lo : lo + size], start=lo))
+
+
+def _per_record(
+    raw: pl.DataFrame, settings: CurationSettings, seconds: dict, executor: LocalExecutor | RayExecutor | None = None, chunk_size: int = 256
+) -> tuple[list[dict], list[dict], list[dict], dict]:
+    """Extraction and per-record filters: (candidates, extract rejects, filter rejects, tokens).
+
+    The work runs in chunks on `executor` (default: this process); results come back in
+    input order, so the output is the same on every executor and worker count. `seconds`
+    receives the time spent in each of the two steps (and in tokenising, which serves the
+    set steps after them)."""
+    executor = executor or LocalExecutor(workers=1)
+    candidates: list[dict] = []
+    extract_rejects: list[dict] = []
+    filter_rejects: list[dict] = []
+    near: list[np.ndarray] = []
+    decon: list[np.ndarray] = []
+    totals = {"extract": 0.0, "filter": 0.0, "tokenise": 0.0}
+    record_ids = [None if v is None else str(v) for v in raw["record_id"].to_list()]
+    sources = [None if v is None else str(v) for v in raw["source"].to_list()]
+    revisions = [None if v is None else str(v) for v in raw["source_revision"].to_list()]
+    source_rows = raw["source_row"].to_list()
+    instructions = [v if v is None or isinstance(v, str) else str(v) for v in raw["instruction"].to_list()]
+    responses = raw["response"].to_list()
+    for outcomes, chunk_seconds in executor.map_ordered(_records_chunk, _response_chunks(responses, chunk_size), settings):
+        for key, value in chunk_seconds.items():
+            totals[key] += value
+        for outcome in outcomes:
+            kind, row = outcome[0], outcome[1]
+            record_id, source = record_ids[row], sources[row]
+            if kind != "keep":
+                rejects = extract_rejects if kind == "extract" else filter_rejects
+                rejects.append({"_row": row, "record_id": record_id, "source": source, "stage": kind, "reason": outcome[2], "detail": outcome[3]})
+                continue
+            _, _, fields, near_hashes, decon_hashes = outcome
+            if near_hashes is not None:
+                near.append(near_hashes)
+            if decon_hashes is not None:
+                decon.append(decon_hashes)
+            candidates.append(
+                {
+                    "_row": row,
+                    "_cand": len(candidates),
+                    "_exact_key": fields["_exact_key"],
+                    "program_id": fields["program_id"],
+                    "record_id": record_id,
+                    "source": source,
+                    "source_revision": revisions[row],
+                    "source_row": source_rows[row],
+                    "instruction": instructions[row],
+                    **{k: fields[k] for k in PROGRAM_COLUMNS[6:]},
+                }
+            )
+    seconds.update(totals)
     return candidates, extract_rejects, filter_rejects, {"near": near, "decon": decon}
 
 
-def curate_programs(raw: pl.DataFrame, settings: CurationSettings | None = None) -> CurationResult:
-    """Run every curation step over `raw` (see the module docstring) and account for every row."""
+def curate_programs(
+    raw: pl.DataFrame, settings: CurationSettings | None = None, executor: LocalExecutor | RayExecutor | None = None
+) -> CurationResult:
+    """Run every curation step over `raw` (see the module docstring) and account for every row.
+
+    `executor` runs the per-record steps (extract, filter) in parallel, locally or on Ray;
+    the set steps compare all programs and stay in this process. The result is the same on
+    every executor."""
     settings = settings or CurationSettings()
     started = time.perf_counter()
     raw = _check_input(raw)
     n_in = raw.height
-    hasher = TokenHasher()
     stats: list[StepStats] = []
 
     seconds: dict[str, float] = {}
-    cand_rows, extract_rejects, filter_rejects, token_arrays = _per_record(raw, settings, hasher, seconds)
+    cand_rows, extract_rejects, filter_rejects, token_arrays = _per_record(raw, settings, seconds, executor)
     extract_df = pl.DataFrame(extract_rejects, schema=_INTERNAL_REJECT_SCHEMA)
     filter_df = pl.DataFrame(filter_rejects, schema=_INTERNAL_REJECT_SCHEMA)
     after_extract = n_in - extract_df.height
