@@ -107,6 +107,8 @@ def _gx_check(table: str, sample_rows: int) -> AssetChecksDefinition:
         gx_resource = gx
         limit = min(sample_rows, gx_resource.sample_rows)
         with read_connection(warehouse) as conn:
+            if not sql_checks.table_exists(conn, spec.table):
+                return to_result(CheckOutcome(False, f"table {spec.table} does not exist"))
             frame = spec.sample(conn, limit)
         return to_result(outcome_from_validation(gx_resource.validate(spec.suite(), frame)))
 

@@ -29,11 +29,15 @@ _PARSE_LIMITS = Limits(max_lines=10**9, max_bytes=10**12)
 _FETCH = 500
 
 
-def _sample_clause(conn: duckdb.DuckDBPyConnection, table: str, key: str, max_rows: int) -> tuple[str, int, bool]:
+def _sample_clause(
+    conn: duckdb.DuckDBPyConnection, table: str, key: str, max_rows: int, alias: str = ""
+) -> tuple[str, int, bool]:
+    """ORDER BY (and LIMIT) for all rows, or the first `max_rows` by md5 of the key."""
     total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    column = f"{alias}.{key}" if alias else key
     if total <= max_rows:
-        return f"ORDER BY {key}", total, False
-    return f"ORDER BY md5({key}::VARCHAR), {key} LIMIT {int(max_rows)}", total, True
+        return f"ORDER BY {column}", total, False
+    return f"ORDER BY md5({column}::VARCHAR), {column} LIMIT {int(max_rows)}", total, True
 
 
 def programs_parse(conn: duckdb.DuckDBPyConnection, max_rows: int = DEFAULT_MAX_ROWS) -> CheckOutcome:
@@ -85,8 +89,7 @@ def sequences_replay(
     configs = configs or {SamplerConfig().config_hash(): SamplerConfig()}
     linters = {h: d.get("linter", "pyflakes") for h, d in registered_configs(conn).items()}
     linters.update({h: c.linter for h, c in configs.items()})
-    order, total, sampled = _sample_clause(conn, "edit_sequences", "sequence_id", max_rows)
-    order = order.replace("sequence_id", "s.sequence_id")
+    order, total, sampled = _sample_clause(conn, "edit_sequences", "sequence_id", max_rows, alias="s")
     cursor = conn.execute(
         "SELECT s.sequence_id, s.config_hash, s.edit_path, p.program "
         f"FROM edit_sequences s LEFT JOIN programs p USING (program_id) {order}"
