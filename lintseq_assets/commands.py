@@ -1,6 +1,7 @@
 """Platform commands of `lintseq`: materialize, sql, ui.
 
-    lintseq materialize [-s SAMPLES] [--seed N] [-j WORKERS] [--sources FILE] [--export-name NAME]
+    lintseq materialize [-s SAMPLES] [--seed N] [-j WORKERS] [--executor local|ray] [--ray-address A]
+                        [--sources FILE] [--export-name NAME]
     lintseq sql "SELECT ..." [--format table|csv|json] [--max-width N]
     lintseq ui [--port 3000]
 
@@ -38,9 +39,12 @@ def _run_config(args: argparse.Namespace) -> dict:
     ops: dict = {}
     if args.sources:
         ops["raw_instructions"] = {"config": {"sources_file": str(Path(args.sources).resolve())}}
-    sampling = {k: v for k, v in {"samples": args.samples, "seed": args.seed, "workers": args.workers}.items() if v is not None}
+    placement = {k: v for k, v in {"workers": args.workers, "executor": args.executor, "ray_address": args.ray_address}.items() if v is not None}
+    sampling = {k: v for k, v in {"samples": args.samples, "seed": args.seed}.items() if v is not None} | placement
     if sampling:
         ops["edit_sequence_shards"] = {"config": sampling}
+    if placement:  # curation's per-record steps run on the same executor as sampling
+        ops["programs"] = {"config": placement}
     if args.export_name:
         ops["training_exports"] = {"config": {"export": {"name": args.export_name}}}
     config: dict = {"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "WARNING"}}}}
@@ -201,7 +205,9 @@ def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     materialize = sub.add_parser("materialize", help="materialize every asset in-process on the configured sources")
     materialize.add_argument("-s", "--samples", type=int, help="edit sequences per program (default 3)")
     materialize.add_argument("--seed", type=int, help="global seed (default 0)")
-    materialize.add_argument("-j", "--workers", type=int, help="sampling worker processes (default LINTSEQ_WORKERS or 2)")
+    materialize.add_argument("-j", "--workers", type=int, help="curation and sampling worker processes (default LINTSEQ_WORKERS or 2)")
+    materialize.add_argument("--executor", choices=["local", "ray"], help="where curation and sampling chunks run (default local)")
+    materialize.add_argument("--ray-address", help="Ray cluster to join with --executor ray (auto, ray://host:10001; default: a local one)")
     materialize.add_argument("--sources", help="sources.yaml to use for this run")
     materialize.add_argument("--export-name", help="export folder name under $LINTSEQ_HOME/exports (default: default)")
     materialize.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step logs")

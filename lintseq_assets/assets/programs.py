@@ -21,6 +21,7 @@ from dagster import (
 from pydantic import Field
 
 from lintseq_assets.curation import CurationSettings, curate_programs
+from lintseq_assets.executors import make_executor
 from lintseq_assets.staging import write_partition
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings import SettingsResource
@@ -38,6 +39,9 @@ class ProgramsConfig(Config):
         default_factory=dict,
         description="Curation settings overriding the defaults (see docs/curation.md), e.g. {min_statements: 2}.",
     )
+    executor: str = Field(default="local", description="Where extract+filter chunks run: local (worker processes) or ray.")
+    workers: int | None = Field(default=None, description="Local worker processes for extract+filter (default: LINTSEQ_WORKERS, 2).")
+    ray_address: str | None = Field(default=None, description="Ray cluster to join (auto, ray://host:10001); none starts or reuses a local one.")
 
 
 @asset(
@@ -58,7 +62,8 @@ def programs(
     settings = CurationSettings.from_dict(config.curation)
     with warehouse.read_connection() as conn:
         raw = conn.sql(f"SELECT {RAW_COLUMNS} FROM raw_instructions ORDER BY record_id").pl()
-    result = curate_programs(raw, settings)
+    executor = make_executor(config.executor, config.workers or lintseq_settings.workers, config.ray_address)
+    result = curate_programs(raw, settings, executor)
     context.log.info(result.to_markdown())
 
     staging = lintseq_settings.staging_dir

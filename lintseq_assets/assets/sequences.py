@@ -23,6 +23,7 @@ from dagster import (
 from pydantic import Field
 
 from lintseq_assets.core import SamplerConfig
+from lintseq_assets.executors import make_executor
 from lintseq_assets.sequences import ProgramInput, sample_many
 from lintseq_assets.staging import ShardWriter, read_partition, write_partition
 from resources.merge import parquet_select, table_fingerprint
@@ -54,6 +55,8 @@ class SamplingConfig(Config):
     max_lines: int = Field(default=_DEFAULT.max_lines)
     max_bytes: int = Field(default=_DEFAULT.max_bytes)
     shard_programs: int = Field(default=500, description="Programs per staged Parquet shard.")
+    executor: str = Field(default="local", description="Where sampling chunks run: local (worker processes) or ray.")
+    ray_address: str | None = Field(default=None, description="Ray cluster to join (auto, ray://host:10001); none starts or reuses a local one.")
 
     def sampler(self) -> SamplerConfig:
         return SamplerConfig(linter=self.linter, indent_bias=self.indent_bias, max_lines=self.max_lines, max_bytes=self.max_bytes)
@@ -91,6 +94,7 @@ def edit_sequence_shards(
     sampler = config.sampler()
     config_hash = sampler.config_hash()
     workers = config.workers or lintseq_settings.workers
+    executor = make_executor(config.executor, workers, config.ray_address)
     with warehouse.read_connection() as conn:
         todo = conn.execute("SELECT program_id, record_id, source, program FROM programs ORDER BY program_id").fetchall()
     known = {record_id: (program_id, source) for program_id, record_id, source, _ in todo}
@@ -102,7 +106,7 @@ def edit_sequence_shards(
     batch: list[dict] = []
     n_programs = 0
     edits: list[int] = []
-    for n_done, result in enumerate(sample_many(items, config=sampler, samples=config.samples, seed=config.seed, workers=workers), start=1):
+    for n_done, result in enumerate(sample_many(items, config=sampler, samples=config.samples, seed=config.seed, executor=executor), start=1):
         expected_id, source = known[result.record_id]
         if result.rejected:
             rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": result.reject_reason, "detail": result.reject_detail})
@@ -131,6 +135,7 @@ def edit_sequence_shards(
             "samples_per_program": config.samples,
             "seed": config.seed,
             "workers": workers,
+            "executor": config.executor,
             "programs_in": len(todo),
             "programs_sampled": n_programs,
             "sequences_staged": staged.rows,
