@@ -27,8 +27,15 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-bench: install
+# LINTSEQ_BENCH_SIZES=10000,30000,90000 for the full scale run (docs/scale.md); the default fits in minutes.
+LINTSEQ_BENCH_SIZES ?= 3000
+bench: install bench-data
 	$(PY) benchmarks/bench_sampler.py
+	$(PY) benchmarks/bench_e2e.py --sizes $(LINTSEQ_BENCH_SIZES) --corpus $(LINTSEQ_HOME)/bench
+
+# The scale corpus: one program per top-level def/class of this Python and its packages.
+bench-data: install
+	@test -f $(LINTSEQ_HOME)/bench/programs.jsonl || $(PY) -m lintseq_assets.bench_corpus --out $(LINTSEQ_HOME)/bench
 
 clean:
 	rm -rf $(VENV) $(LINTSEQ_HOME)
