@@ -115,8 +115,12 @@ class Inputs:
     excluded: int
 
     def sequence_items(self, batch: int = 10_000) -> Iterator[SequenceItem]:
-        """Rows as items, a slice at a time (the frame stays columnar in memory)."""
+        """Rows as items, a slice at a time (the frame stays columnar in memory).
+
+        Program text joins a slice at a time: joined up front, every program's text would
+        be held once per sample (5 copies at s=5, most of the export's memory at scale)."""
         for frame in self.sequences.iter_slices(batch):
+            frame = frame.join(self.programs, on="program_id", how="left", maintain_order="left")
             for r in frame.iter_rows(named=True):
                 yield SequenceItem(r["sequence_id"], r["program_id"], int(r["sample_index"]), r["config_hash"],
                                    r["source"], r["instruction"], r["program"], tuple(r["edit_path"]))
@@ -137,15 +141,18 @@ def join_inputs(sequences: pl.DataFrame, programs: pl.DataFrame) -> Inputs:
         .unique("program_id", keep="first", maintain_order=True)
     )
     sequences = sequences.select(SEQUENCE_COLUMNS).sort("sequence_id").unique("sequence_id", keep="first", maintain_order=True)
-    joined = sequences.join(programs, on="program_id", how="left", maintain_order="left")
-    orphans = joined.filter(pl.col("program").is_null()).get_column("program_id").unique().sort().to_list()
+    # Ids only here; the program text is joined a slice at a time (Inputs.sequence_items).
+    referenced = sequences.get_column("program_id").unique()
+    present = programs.filter(pl.col("program").is_not_null()).get_column("program_id")
+    orphans = referenced.filter(~referenced.is_in(present.implode())).sort().to_list()
     if orphans:
         raise ExportError(f"{len(orphans)} programs referenced by sequences are missing, e.g. {orphans[0]}")
     marked = pl.any_horizontal(pl.col("instruction").str.contains(m, literal=True) for m in MARKERS)
-    excluded = joined.filter(marked).get_column("program_id").n_unique()
-    joined = joined.filter(~marked).sort("sequence_id")
-    used = programs.filter(pl.col("program_id").is_in(joined.get_column("program_id").unique().implode())).sort("program_id")
-    return Inputs(joined, used, excluded)
+    marked_ids = programs.filter(marked).get_column("program_id")
+    excluded = int(marked_ids.is_in(referenced.implode()).sum())
+    kept = sequences.filter(~pl.col("program_id").is_in(marked_ids.implode())).sort("sequence_id")
+    used = programs.filter(pl.col("program_id").is_in(kept.get_column("program_id").unique().implode())).sort("program_id")
+    return Inputs(kept, used, excluded)
 
 
 class _FormatWriter:
