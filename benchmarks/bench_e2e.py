@@ -75,17 +75,17 @@ class PeakSampler(threading.Thread):
     def __init__(self, pid: int, every: float = 0.25) -> None:
         super().__init__(daemon=True)
         self.pid, self.every, self.peak, self.series = pid, every, 0, []
-        self._stop = threading.Event()
+        self._done = threading.Event()
         self._t0 = time.perf_counter()
 
     def run(self) -> None:
-        while not self._stop.wait(self.every):
+        while not self._done.wait(self.every):
             rss = tree_rss(self.pid)
             self.peak = max(self.peak, rss)
             self.series.append((time.time(), rss))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._done.set()
         self.join()
 
 

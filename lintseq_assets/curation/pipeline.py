@@ -186,9 +186,10 @@ def _records_chunk(rows: list[tuple], settings: CurationSettings) -> tuple[list[
     return out, {"extract": t_extract, "filter": t_filter, "tokenise": t_tokens}
 
 
-def _response_chunks(responses: list, size: int) -> Iterator[list[tuple]]:
+def _response_chunks(responses: pl.Series, size: int) -> Iterator[list[tuple]]:
+    """(row, response) chunks, converted to Python a chunk at a time (the column stays columnar)."""
     for lo in range(0, len(responses), size):
-        yield list(enumerate(responses[lo : lo + size], start=lo))
+        yield list(enumerate(responses.slice(lo, size).to_list(), start=lo))
 
 
 def _per_record(
@@ -212,8 +213,7 @@ def _per_record(
     revisions = [None if v is None else str(v) for v in raw["source_revision"].to_list()]
     source_rows = raw["source_row"].to_list()
     instructions = [v if v is None or isinstance(v, str) else str(v) for v in raw["instruction"].to_list()]
-    responses = raw["response"].to_list()
-    for outcomes, chunk_seconds in executor.map_ordered(_records_chunk, _response_chunks(responses, chunk_size), settings):
+    for outcomes, chunk_seconds in executor.map_ordered(_records_chunk, _response_chunks(raw["response"], chunk_size), settings):
         for key, value in chunk_seconds.items():
             totals[key] += value
         for outcome in outcomes:
