@@ -6,15 +6,17 @@ dagster-duckdb `DuckDBResource`), calls a plain function from `sql_checks`,
 `AssetCheckResult`. Checks whose failure would poison what follows are `blocking`: a failed
 blocking check (severity ERROR) stops the downstream assets of the same run, so wrong
 sequences never reach `training_exports`.
-"""
 
-from __future__ import annotations
+(No `from __future__ import annotations` here: Dagster inspects the `context` annotation
+of the check functions as a real type.)
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
@@ -95,6 +97,20 @@ def _warehouse_check(asset: str, name: str, query: Query, description: str, bloc
     return _check
 
 
+RunQuery = Callable[[duckdb.DuckDBPyConnection, str], CheckOutcome]
+
+
+def _run_check(asset: str, name: str, query: RunQuery, description: str, blocking: bool) -> AssetChecksDefinition:
+    """A warehouse check that also gets the id of the run it checks (to sample its rows first)."""
+
+    @asset_check(asset=asset, name=name, description=description, blocking=blocking)
+    def _check(context: AssetCheckExecutionContext, warehouse: DuckDBResource) -> AssetCheckResult:
+        with read_connection(warehouse) as conn:
+            return to_result(query(conn, context.run.run_id))
+
+    return _check
+
+
 def _gx_check(table: str, sample_rows: int) -> AssetChecksDefinition:
     spec = SUITES[table]
 
@@ -158,9 +174,9 @@ def build_asset_checks(settings: CheckSettings = CheckSettings()) -> list[AssetC
         _warehouse_check("programs", "required_values",
                          lambda c: sql_checks.not_null(c, "programs"),
                          "program_id, record_id, source, program, n_lines are never null", block),
-        _warehouse_check("programs", "programs_parse",
-                         lambda c: replay_checks.programs_parse(c, settings.parse_max_rows),
-                         "every program parses, is normalised, and its program_id is its content hash", block),
+        _run_check("programs", "programs_parse",
+                   lambda c, run_id: replay_checks.programs_parse(c, settings.parse_max_rows, run_id),
+                   "every program parses, is normalised, and its program_id is its content hash", block),
         _warehouse_check("edit_sequences", "unique_sequence_id",
                          lambda c: sql_checks.unique_key(c, "edit_sequences"),
                          "sequence_id is unique", block),
@@ -179,10 +195,12 @@ def build_asset_checks(settings: CheckSettings = CheckSettings()) -> list[AssetC
         _warehouse_check("edit_sequences", "edits_view",
                          sql_checks.edits_view,
                          "the edits view has steps 0..n_edits-1 adding exactly the program's lines", False),
-        _warehouse_check("edit_sequences", "sequences_replay",
-                         lambda c: replay_checks.sequences_replay(c, settings.replay_max_rows, settings.configs_by_hash()),
-                         "every sequence (or a deterministic sample) replays to its program, each state lint-clean",
-                         block),
+        _run_check("edit_sequences", "sequences_replay",
+                   lambda c, run_id: replay_checks.sequences_replay(
+                       c, settings.replay_max_rows, settings.configs_by_hash(), run_id),
+                   "every sequence (or a deterministic sample, this run's rows first) replays to its program, "
+                   "each state lint-clean",
+                   block),
     ]
     if settings.with_gx:
         checks += [_gx_check(table, settings.gx_sample_rows) for table in SUITES]

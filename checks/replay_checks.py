@@ -2,8 +2,9 @@
 
 They call the same ground truth `lintseq verify` uses (`prepare_program`,
 `verify_edit_path`), never a re-implementation. Replaying is Python work per row, so above
-`max_rows` a deterministic sample is checked: rows ordered by md5 of their key, which is
-stable across runs, machines and DuckDB versions, so a failure is reproducible.
+`max_rows` a deterministic sample is checked: the rows the current run wrote first, then rows
+ordered by md5 of their key, which is stable across runs, machines and DuckDB versions, so a
+failure is reproducible.
 """
 
 from __future__ import annotations
@@ -29,23 +30,46 @@ _PARSE_LIMITS = Limits(max_lines=10**9, max_bytes=10**12)
 _FETCH = 500
 
 
+def _has_column(conn: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return bool(conn.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?", [table, column]
+    ).fetchone()[0])
+
+
 def _sample_clause(
-    conn: duckdb.DuckDBPyConnection, table: str, key: str, max_rows: int, alias: str = ""
-) -> tuple[str, int, bool]:
-    """ORDER BY (and LIMIT) for all rows, or the first `max_rows` by md5 of the key."""
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    key: str,
+    max_rows: int,
+    alias: str = "",
+    focus_run_id: str | None = None,
+) -> tuple[str, list, int, bool]:
+    """ORDER BY (and LIMIT) for all rows, or a bounded, deterministic sample.
+
+    The sample takes first the rows the run `focus_run_id` loaded or changed (the loader keeps
+    the run_id of the run that last changed a row), then the rest by md5 of the key: so what a
+    run just wrote is always verified, however large the table has grown.
+    """
     total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     column = f"{alias}.{key}" if alias else key
     if total <= max_rows:
-        return f"ORDER BY {column}", total, False
-    return f"ORDER BY md5({column}::VARCHAR), {column} LIMIT {int(max_rows)}", total, True
+        return f"ORDER BY {column}", [], total, False
+    params: list = []
+    focus = ""
+    if focus_run_id and _has_column(conn, table, "run_id"):
+        focus = f"({alias + '.' if alias else ''}run_id IS DISTINCT FROM ?), "
+        params.append(focus_run_id)
+    return f"ORDER BY {focus}md5({column}::VARCHAR), {column} LIMIT {int(max_rows)}", params, total, True
 
 
-def programs_parse(conn: duckdb.DuckDBPyConnection, max_rows: int = DEFAULT_MAX_ROWS) -> CheckOutcome:
+def programs_parse(
+    conn: duckdb.DuckDBPyConnection, max_rows: int = DEFAULT_MAX_ROWS, focus_run_id: str | None = None
+) -> CheckOutcome:
     """Every stored program parses and its program_id is the hash of its normalised text."""
     if not table_exists(conn, "programs"):
         return CheckOutcome(False, "table programs does not exist")
-    order, total, sampled = _sample_clause(conn, "programs", "program_id", max_rows)
-    cursor = conn.execute(f"SELECT program_id, program FROM programs {order}")
+    order, params, total, sampled = _sample_clause(conn, "programs", "program_id", max_rows, focus_run_id=focus_run_id)
+    cursor = conn.execute(f"SELECT program_id, program FROM programs {order}", params)
     checked = failed = 0
     examples: list[str] = []
     while batch := cursor.fetchmany(_FETCH):
@@ -75,6 +99,7 @@ def sequences_replay(
     conn: duckdb.DuckDBPyConnection,
     max_rows: int = DEFAULT_MAX_ROWS,
     configs: Mapping[str, SamplerConfig] | None = None,
+    focus_run_id: str | None = None,
 ) -> CheckOutcome:
     """Every (sampled) sequence replays exactly to its program, every state lint-clean.
 
@@ -89,10 +114,13 @@ def sequences_replay(
     configs = configs or {SamplerConfig().config_hash(): SamplerConfig()}
     linters = {h: d.get("linter", "pyflakes") for h, d in registered_configs(conn).items()}
     linters.update({h: c.linter for h, c in configs.items()})
-    order, total, sampled = _sample_clause(conn, "edit_sequences", "sequence_id", max_rows, alias="s")
+    order, params, total, sampled = _sample_clause(
+        conn, "edit_sequences", "sequence_id", max_rows, alias="s", focus_run_id=focus_run_id
+    )
     cursor = conn.execute(
         "SELECT s.sequence_id, s.config_hash, s.edit_path, p.program "
-        f"FROM edit_sequences s LEFT JOIN programs p USING (program_id) {order}"
+        f"FROM edit_sequences s LEFT JOIN programs p USING (program_id) {order}",
+        params,
     )
     checked = failed = 0
     examples: list[str] = []

@@ -293,6 +293,24 @@ def test_replay_sample_is_deterministic_and_bounded(warehouse):
     assert not run_all(warehouse)["sequences.replay"].passed
 
 
+def test_the_sample_takes_the_current_runs_rows_first(warehouse):
+    """A small sample still verifies what the run being checked just loaded or changed."""
+    conn = duckdb.connect(str(warehouse), read_only=True)
+    last = conn.execute("SELECT sequence_id FROM edit_sequences ORDER BY md5(sequence_id) DESC LIMIT 1").fetchone()[0]
+    conn.close()
+    corrupt(warehouse, lambda conn: conn.execute(
+        "UPDATE edit_sequences SET edit_path = ['@@ -0,0 +1 @@\n+x'], n_edits = 1, run_id = 'run-2' WHERE sequence_id = ?",
+        [last]))
+    conn = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        assert replay_checks.sequences_replay(conn, max_rows=1).passed  # md5 order alone misses it
+        focused = replay_checks.sequences_replay(conn, max_rows=1, focus_run_id="run-2")
+        assert not focused.passed and focused.metadata["checked"] == 1
+        assert replay_checks.sequences_replay(conn, max_rows=2, focus_run_id="run-1").metadata["checked"] == 2
+    finally:
+        conn.close()
+
+
 def test_missing_tables_fail_rather_than_pass(tmp_path):
     path = tmp_path / "empty.duckdb"
     duckdb.connect(str(path)).close()
