@@ -12,6 +12,8 @@ from dagster import AssetSelection, Definitions, define_asset_job, in_process_ex
 from checks import CheckSettings, build_asset_checks
 from lintseq_assets.assets import ALL_ASSETS
 from lintseq_assets.assets.sequences import SamplingConfig
+from lintseq_assets.schedules import build_hub_schedule
+from lintseq_assets.sensors import build_incoming_sensor
 from lintseq_assets.settings import PlatformSettings, load_settings
 from resources.gx import GXResource
 from resources.settings import SettingsResource
@@ -45,6 +47,8 @@ def build_definitions(settings: PlatformSettings | None = None, check_settings: 
         assets=ALL_ASSETS,
         asset_checks=build_asset_checks(check_settings),
         jobs=[materialize_all],
+        sensors=[build_incoming_sensor(settings, ALL_JOB)],  # docs/incremental.md
+        schedules=[build_hub_schedule(settings, ALL_JOB)],
         executor=in_process_executor,
         resources={
             "warehouse": WarehouseResource(database=str(settings.warehouse_path)),

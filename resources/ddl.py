@@ -63,6 +63,16 @@ TABLES: dict[str, str] = {
             description VARCHAR NOT NULL,          -- SamplerConfig.describe() as JSON
             run_id      VARCHAR
         )""",
+    "sampling_ledger": """
+        CREATE TABLE IF NOT EXISTS sampling_ledger (  -- completed sampling work (lintseq_assets/incremental.py)
+            program_id  VARCHAR NOT NULL,
+            config_hash VARCHAR NOT NULL,
+            seed        BIGINT NOT NULL,           -- the global seed the samples derive from
+            samples     INTEGER NOT NULL,
+            outcome     VARCHAR NOT NULL,          -- sampled | the engine's reject reason
+            run_id      VARCHAR,
+            PRIMARY KEY (program_id, config_hash)
+        )""",
     "curation_report": """
         CREATE TABLE IF NOT EXISTS curation_report (   -- the curation funnel of the last run
             step_index         INTEGER,
@@ -98,6 +108,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "rejects": ("record_id", "stage"),
     "edit_sequences": ("sequence_id",),
     "sampler_configs": ("config_hash",),
+    "sampling_ledger": ("program_id", "config_hash"),
 }
 
 

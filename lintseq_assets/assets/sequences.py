@@ -24,6 +24,14 @@ from pydantic import Field
 
 from lintseq_assets.core import SamplerConfig
 from lintseq_assets.executors import make_executor
+from lintseq_assets.incremental import (
+    LEDGER_TABLE,
+    SKIPS_TABLE,
+    kept_scope,
+    ledger_frame,
+    plan_sampling,
+    stage_plan,
+)
 from lintseq_assets.sequences import ProgramInput, sample_many
 from lintseq_assets.staging import ShardWriter, read_partition, write_partition
 from resources.merge import parquet_select, table_fingerprint
@@ -57,6 +65,7 @@ class SamplingConfig(Config):
     shard_programs: int = Field(default=500, description="Programs per staged Parquet shard.")
     executor: str = Field(default="local", description="Where sampling chunks run: local (worker processes) or ray.")
     ray_address: str | None = Field(default=None, description="Ray cluster to join (auto, ray://host:10001); none starts or reuses a local one.")
+    incremental: bool = Field(default=True, description="Skip programs already sampled with this config, sample count and seed (docs/incremental.md).")
 
     def sampler(self) -> SamplerConfig:
         return SamplerConfig(linter=self.linter, indent_bias=self.indent_bias, max_lines=self.max_lines, max_bytes=self.max_bytes)
@@ -96,7 +105,10 @@ def edit_sequence_shards(
     workers = config.workers or lintseq_settings.workers
     executor = make_executor(config.executor, workers, config.ray_address)
     with warehouse.read_connection() as conn:
-        todo = conn.execute("SELECT program_id, record_id, source, program FROM programs ORDER BY program_id").fetchall()
+        plan = plan_sampling(conn, config_hash, config.samples, config.seed, incremental=config.incremental)
+    todo = plan.todo
+    context.log.info(f"config {config_hash}: {len(todo)} programs to sample, {plan.skipped} already sampled (skipped)")
+    outcomes: list[tuple[str, str]] = []
     known = {record_id: (program_id, source) for program_id, record_id, source, _ in todo}
     items = (ProgramInput(record_id, program) for _, record_id, _, program in todo)
 
@@ -110,10 +122,12 @@ def edit_sequence_shards(
         expected_id, source = known[result.record_id]
         if result.rejected:
             rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": result.reject_reason, "detail": result.reject_detail})
+            outcomes.append((expected_id, result.reject_reason))
         elif result.program_id != expected_id:  # curation and the engine disagree on the text
             rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": "program_changed", "detail": f"engine id {result.program_id} != {expected_id}"})
         else:
             n_programs += 1
+            outcomes.append((expected_id, "sampled"))
             rows = _sequence_rows(result)
             edits.extend(r["n_edits"] for r in rows)
             batch.extend(rows)
@@ -125,6 +139,7 @@ def edit_sequence_shards(
     staged = writer.seal()
     rejects_df = rejects_frame(rejects, "edit_sequences")
     stage_rejects(staging, "edit_sequences", rejects_df)
+    stage_plan(staging, config_hash, plan, ledger_frame(outcomes, config_hash, config.samples, config.seed))
     described = sampler.describe()
     write_partition(staging, "sampler_configs", config_hash, [pl.DataFrame([{"config_hash": config_hash, "description": json.dumps(described, sort_keys=True)}])])
     seconds = time.perf_counter() - started
@@ -136,7 +151,9 @@ def edit_sequence_shards(
             "seed": config.seed,
             "workers": workers,
             "executor": config.executor,
-            "programs_in": len(todo),
+            "programs_in": len(todo) + plan.skipped,
+            "programs_skipped": plan.skipped,
+            "programs_to_sample": len(todo),
             "programs_sampled": n_programs,
             "sequences_staged": staged.rows,
             "shards": len(staged.shards),
@@ -177,12 +194,20 @@ def edit_sequences(
     sequences = read_partition(staging, "edit_sequences", config_hash)
     rejected = read_partition(staging, "rejects", "edit_sequences")
     configs = read_partition(staging, "sampler_configs", config_hash)
+    skips = read_partition(staging, SKIPS_TABLE, config_hash)
+    ledger = read_partition(staging, LEDGER_TABLE, config_hash)
     run_id = context.run.run_id
     warehouse.merge("sampler_configs", parquet_select(configs.shards, "sampler_configs"), run_id=run_id)
+    # Skipped (already sampled) programs are outside the scope: their rows stay byte-identical.
     merged = warehouse.merge(
-        "edit_sequences", parquet_select(sequences.shards, "edit_sequences"), run_id=run_id, scope_sql="t.config_hash = ?", scope_params=[config_hash]
+        "edit_sequences",
+        parquet_select(sequences.shards, "edit_sequences"),
+        run_id=run_id,
+        scope_sql=f"t.config_hash = ? AND {kept_scope(skips, 'program_id')}",
+        scope_params=[config_hash],
     )
-    warehouse.merge("rejects", parquet_select(rejected.shards, "rejects"), run_id=run_id, scope_sql="t.asset = 'edit_sequences'")
+    warehouse.merge("rejects", parquet_select(rejected.shards, "rejects"), run_id=run_id, scope_sql=f"t.asset = 'edit_sequences' AND {kept_scope(skips, 'record_id')}")
+    warehouse.merge(LEDGER_TABLE, parquet_select(ledger.shards, LEDGER_TABLE), run_id=run_id)
     with warehouse.read_connection() as conn:
         total = conn.execute("SELECT count(*) FROM edit_sequences").fetchone()[0]
         this_config = conn.execute("SELECT count(*), count(DISTINCT program_id) FROM edit_sequences WHERE config_hash = ?", [config_hash]).fetchone()
@@ -205,6 +230,7 @@ def edit_sequences(
         metadata={
             "dagster/row_count": total,
             "config_hash": config_hash,
+            "programs_skipped": skips.rows,
             "sequences_for_config": this_config[0],
             "programs_for_config": this_config[1],
             "edits_rows": sum(added_counts.values()),

@@ -1,0 +1,72 @@
+"""The drop-folder sensor: new files in `$LINTSEQ_HOME/incoming/` become sources and flow downstream.
+
+The rules (what is ready, what is new) are in `lintseq_assets.dropfolder`; this module only
+turns them into Dagster run requests. The cursor remembers every content hash it requested,
+and the run key is the content hash too, so the same data is never ingested twice, even if
+the cursor were lost (Dagster refuses a second run with the same run key).
+"""
+
+
+import json
+from pathlib import Path
+
+from dagster import (
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from .dropfolder import DEFAULT_SETTLE_SECONDS, register_drop, scan_incoming
+from .partitions import SOURCE_PARTITIONS, run_config_for_sources
+from .settings import PlatformSettings
+
+INCOMING_SENSOR = "incoming_files"
+
+
+def _seen(cursor: str | None) -> set[str]:
+    try:
+        return set(json.loads(cursor)["seen"]) if cursor else set()
+    except (ValueError, KeyError, TypeError):
+        return set()
+
+
+def build_incoming_sensor(settings: PlatformSettings, job_name: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS):
+    """A sensor for `settings.home/incoming` that launches `job_name` once per new drop."""
+    incoming = settings.home / "incoming"
+    drops_dir = settings.home / "drops"
+
+    @sensor(
+        name=INCOMING_SENSOR,
+        job_name=job_name,
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=f"New .jsonl/.parquet/.py files or folders in {incoming} become sources (settled {settle_seconds:.0f}s or a .done marker).",
+    )
+    def incoming_files(context: SensorEvaluationContext):
+        seen = _seen(context.cursor)
+        fresh = [item for item in scan_incoming(incoming, settle_seconds) if item.content_hash not in seen]
+        fresh = list({item.content_hash: item for item in fresh}.values())  # same bytes under two names: once
+        if not fresh:
+            return SkipReason(f"nothing new and settled in {incoming}")
+        requests = []
+        for item in fresh:
+            sources_file = register_drop(item, drops_dir)
+            context.log.info(f"drop {item.path.name} -> source {item.source_name} ({item.loader})")
+            requests.append(
+                RunRequest(
+                    run_key=f"drop:{item.content_hash}",
+                    run_config=run_config_for_sources(context.instance, str(sources_file)),
+                    tags={"lintseq/source": item.source_name, "lintseq/drop": Path(item.path).name},
+                )
+            )
+        cursor = json.dumps({"seen": sorted(seen | {item.content_hash for item in fresh})})
+        return SensorResult(
+            run_requests=requests,
+            cursor=cursor,
+            dynamic_partitions_requests=[SOURCE_PARTITIONS.build_add_request([item.source_name for item in fresh])],
+        )
+
+    return incoming_files
