@@ -18,7 +18,11 @@ ROW_GROUP_ROWS = 10_000
 
 
 class ShardWriter:
-    """One format's split: Parquet shards, and JSONL shards alongside when asked."""
+    """One format's split: Parquet shards, and JSONL shards alongside when asked.
+
+    Rows are written a row group (ROW_GROUP_ROWS) at a time into the open shard, so memory
+    is bounded by the row group, not by `shard_rows` (100K training texts held as Python
+    dicts cost gigabytes at paper scale)."""
 
     def __init__(self, folder: Path, split: str, schema: pa.Schema, shard_rows: int, jsonl_folder: Path | None = None) -> None:
         self.folder, self.split, self.schema, self.shard_rows = folder, split, schema, shard_rows
@@ -26,35 +30,57 @@ class ShardWriter:
         self.buffer: list[dict] = []
         self.parts: list[tuple[Path, ...]] = []
         self.rows = 0
+        self._in_shard = 0
+        self._parquet: pq.ParquetWriter | None = None
+        self._jsonl = None
 
     def add(self, row: dict) -> None:
         self.buffer.append(row)
-        if len(self.buffer) >= self.shard_rows:
+        if self._in_shard + len(self.buffer) >= self.shard_rows or len(self.buffer) >= ROW_GROUP_ROWS:
             self._flush()
 
-    def _flush(self) -> None:
-        if not self.buffer:
-            return
+    def _open_shard(self) -> None:
         index = len(self.parts)
-        table = pa.Table.from_pylist(self.buffer, schema=self.schema)
         self.folder.mkdir(parents=True, exist_ok=True)
         parquet = self.folder / f".{self.split}-{index:05d}.parquet.part"
-        pq.write_table(table, parquet, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        self._parquet = pq.ParquetWriter(parquet, self.schema, compression="zstd")
         part: tuple[Path, ...] = (parquet,)
         if self.jsonl_folder is not None:
             self.jsonl_folder.mkdir(parents=True, exist_ok=True)
             jsonl = self.jsonl_folder / f".{self.split}-{index:05d}.jsonl.part"
-            with jsonl.open("w", encoding="utf-8") as handle:
-                for row in self.buffer:  # rows are built in schema column order
-                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self._jsonl = jsonl.open("w", encoding="utf-8")
             part += (jsonl,)
         self.parts.append(part)
+        self._in_shard = 0
+
+    def _flush(self) -> None:
+        if not self.buffer:
+            return
+        if self._parquet is None:
+            self._open_shard()
+        table = pa.Table.from_pylist(self.buffer, schema=self.schema)
+        self._parquet.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        if self._jsonl is not None:
+            for row in self.buffer:  # rows are built in schema column order
+                self._jsonl.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._in_shard += len(self.buffer)
         self.rows += len(self.buffer)
         self.buffer = []
+        if self._in_shard >= self.shard_rows:
+            self._close_shard()
+
+    def _close_shard(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        if self._jsonl is not None:
+            self._jsonl.close()
+            self._jsonl = None
 
     def close(self) -> list[Path]:
         """Flush, give the shards their final names; return the Parquet paths (none if empty)."""
         self._flush()
+        self._close_shard()
         total = len(self.parts)
         finals = []
         for index, part in enumerate(self.parts):
