@@ -3,6 +3,7 @@
     lintseq materialize [-s SAMPLES] [--seed N] [-j WORKERS] [--executor local|ray] [--ray-address A]
                         [--sources FILE] [--export-name NAME]
     lintseq sql "SELECT ..." [--format table|csv|json] [--max-width N]
+    lintseq lineage SEQUENCE_ID|PROGRAM_ID
     lintseq ui [--port 3000]
 
 `materialize` runs the same `materialize_all` job the UI launches, in this process, on the
@@ -181,6 +182,31 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- lineage -------------------------------------------------------------------------------
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from resources.connect import WarehouseMissing, connect_reader
+
+    from .trace import UnknownId, render, trace
+
+    settings = load_settings()
+    try:
+        conn = connect_reader(settings.warehouse_path)
+    except WarehouseMissing as err:
+        print(f"lintseq lineage: {err}", file=sys.stderr)
+        return 2
+    try:
+        lineage = trace(conn, settings.exports_dir, args.id)
+    except UnknownId as err:
+        print(f"lintseq lineage: {err}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    print(render(lineage))
+    return 0
+
+
 # --- ui --------------------------------------------------------------------------------------
 
 
@@ -218,6 +244,10 @@ def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.add_argument("--max-width", type=int, default=60, help="cut table cells to this many characters")
     sql.set_defaults(func=cmd_sql)
+
+    lineage = sub.add_parser("lineage", help="the chain source record -> program -> sequences -> export rows of an id")
+    lineage.add_argument("id", help="a sequence_id or a program_id")
+    lineage.set_defaults(func=cmd_lineage)
 
     ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this machine only")
     ui.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")

@@ -87,3 +87,24 @@ def test_new_sampler_setting_samples_beside_old_config(graph):
     assert exported["config_hash"] == old_hash
     manifest = json.loads((settings.exports_dir / "old" / "manifest.json").read_text())
     assert old_hash in json.dumps(manifest)
+
+
+def test_lineage_command_prints_the_chain(graph, monkeypatch, capsys):
+    """`lintseq lineage` from a sequence_id and from a program_id: record -> program -> sequences -> export rows."""
+    from lintseq_assets.cli import main
+
+    settings, _instance = graph
+    monkeypatch.setenv("LINTSEQ_HOME", str(settings.home))
+    monkeypatch.setenv("LINTSEQ_SOURCES", str(settings.sources_file))
+    with connect_reader(settings.warehouse_path) as conn:
+        exported = conn.execute(f"SELECT program_id, sequence_id FROM read_parquet('{settings.exports_dir}/default/**/*.parquet') "
+                                "WHERE sequence_id IS NOT NULL ORDER BY ALL LIMIT 1").fetchone()
+        record_id, source = conn.execute("SELECT record_id, source FROM programs WHERE program_id = ?", [exported[0]]).fetchone()
+    assert main(["lineage", exported[1]]) == 0
+    out = capsys.readouterr().out
+    assert f"source record  {record_id}" in out and f"source {source}" in out
+    assert f"program        {exported[0]}" in out and "sequences      1" in out
+    assert f"sequence {exported[1]}" in out and "default/" in out
+    assert main(["lineage", exported[0]]) == 0
+    assert "export rows" in capsys.readouterr().out
+    assert main(["lineage", "no-such-id"]) == 1
