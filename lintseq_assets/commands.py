@@ -55,19 +55,15 @@ def _run_config(args: argparse.Namespace) -> dict:
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
+    from .instance import platform_environment
+    from .materialize import materialize_all
+
     settings = load_settings()
-    from dagster import DagsterInstance
-
-    from .definitions import ALL_JOB, build_definitions
-    from .instance import platform_environment, prepare_dagster_home
-
-    prepare_dagster_home(settings)
-    os.environ.update({k: v for k, v in platform_environment(settings).items() if k.startswith(("LINTSEQ_", "DAGSTER_HOME"))})
+    # Children (sampling workers) resolve the same places as this process.
+    os.environ.update({k: v for k, v in platform_environment(settings).items() if k.startswith("LINTSEQ_")})
     print(f"lintseq: materializing every asset (LINTSEQ_HOME={settings.home}, sources={settings.sources_file})", file=sys.stderr)
     started = time.perf_counter()
-    job = build_definitions(settings).resolve_job_def(ALL_JOB)
-    with DagsterInstance.get() as instance:
-        result = job.execute_in_process(run_config=_run_config(args), instance=instance, raise_on_error=False)
+    result = materialize_all(settings, _run_config(args), log=lambda line: print(line, file=sys.stderr))
     elapsed = time.perf_counter() - started
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
