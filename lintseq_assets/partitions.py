@@ -33,9 +33,22 @@ def last_sampling_config(instance: DagsterInstance) -> dict:
     return config
 
 
+def last_curation_config(instance: DagsterInstance) -> dict:
+    """The curation settings of the last `programs` run (curation is global: defaults could drop old programs)."""
+    event = instance.get_latest_materialization_event(AssetKey("programs"))
+    if event is None or event.asset_materialization is None:
+        return {}
+    settings = event.asset_materialization.metadata.get("curation_settings")
+    return {"curation": settings.value} if settings is not None and isinstance(settings.value, dict) else {}
+
+
 def run_config_for_sources(instance: DagsterInstance, sources_file: str) -> dict:
-    """materialize_all's run config reading only `sources_file` (other sources' rows stay as they are)."""
+    """materialize_all's run config reading only `sources_file` (other sources' rows stay as they are),
+    with the curation and sampling settings of the last run."""
     ops: dict = {"raw_instructions": {"config": {"sources_file": sources_file}}}
+    curation = last_curation_config(instance)
+    if curation:
+        ops["programs"] = {"config": curation}
     sampling = last_sampling_config(instance)
     if sampling:
         ops["edit_sequence_shards"] = {"config": sampling}

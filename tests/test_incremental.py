@@ -84,7 +84,8 @@ def test_new_sampler_setting_samples_beside_old_config(graph):
     # Exports name the config they export; choosing the old one explicitly exports the old rows.
     run_all(settings, instance, sampling={"indent_bias": 2.0}, export={"config_hash": old_hash, "export": {"name": "old"}})
     exported = latest_metadata(instance, "training_exports")
-    assert exported["config_hash"] == old_hash
+    assert exported["config_hash"] == old_hash and exported["config_hash_chosen_by"] == "run config"
+    assert sorted(exported["configs_in_warehouse"]) == sorted([old_hash, new_hash])
     manifest = json.loads((settings.exports_dir / "old" / "manifest.json").read_text())
     assert old_hash in json.dumps(manifest)
 

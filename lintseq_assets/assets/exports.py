@@ -46,17 +46,22 @@ def training_exports(
 ) -> MaterializeResult:
     started = time.perf_counter()
     config_hash = config.config_hash or staged_config_hash(context)
+    chosen_by = "run config" if config.config_hash else "last sampled (set config_hash to choose another)"
     settings = ExportSettings.from_dict({"config_hash": config_hash, **config.export})
     with warehouse.read_connection() as conn:
         sequences = conn.sql(f"SELECT {SEQUENCE_COLUMNS} FROM edit_sequences WHERE config_hash = ? ORDER BY sequence_id", params=[config_hash]).pl()
         program_rows = conn.sql(f"SELECT {PROGRAM_COLUMNS} FROM programs ORDER BY program_id").pl()
         lineage = warehouse_lineage(conn, config_hash, warehouse.database, context.run.run_id)
+        available = [r[0] for r in conn.execute("SELECT DISTINCT config_hash FROM edit_sequences ORDER BY 1").fetchall()]
+    context.log.info(f"exporting config {config_hash} ({chosen_by}); the warehouse holds {available}")
     out_dir = lintseq_settings.exports_dir / settings.name
     result = write_exports(sequences, program_rows, out_dir, settings, lineage)
     metadata = {
         "dagster/row_count": sum(sum(by_split.values()) for by_split in result.counts["rows"].values()),
         "export_dir": MetadataValue.path(str(result.out_dir)),
         "config_hash": result.config_hash,
+        "config_hash_chosen_by": chosen_by,
+        "configs_in_warehouse": MetadataValue.json(available),
         "counts": MetadataValue.md(result.counts_markdown()),
         "programs_per_split": MetadataValue.json(result.counts["programs_per_split"]),
         "files": MetadataValue.md(markdown_table(["file"], [[str(p.relative_to(result.out_dir))] for p in result.files], width=120)),
