@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .settings import load_settings
 
+SANDBOXED_READER = {"enable_external_access": False, "autoinstall_known_extensions": False, "autoload_known_extensions": False}
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "RELATION"}
 EXAMPLE_QUERIES = (
     "SELECT source, count(*) FROM raw_instructions GROUP BY source",
@@ -150,7 +151,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     try:
-        conn = connect_reader(settings.warehouse_path)
+        # Read-only is not enough: a SELECT could still read other files or fetch extensions.
+        conn = connect_reader(settings.warehouse_path, config=SANDBOXED_READER)
     except WarehouseMissing as err:
         print(f"lintseq sql: {err}", file=sys.stderr)
         return 2

@@ -6,10 +6,10 @@ import difflib
 import re
 
 import pytest
+from conftest import stdlib_modules
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import stdlib_modules
 from lintseq_assets.core import (
     SamplerConfig,
     analyse_program,

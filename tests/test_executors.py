@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import stdlib_modules
+
 from lintseq_assets.executors import LocalExecutor, RayExecutor
 from lintseq_assets.sequences import ProgramInput, sample_many
 

@@ -119,6 +119,15 @@ def test_lintseq_sql_reads_and_refuses_as_a_subprocess(home):
     assert refused.returncode != 0 and "read-only" in refused.stderr
 
 
+def test_lintseq_sql_cannot_read_other_files(home, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not read me")
+    query = f"SELECT * FROM read_text('{secret}')"
+    result = subprocess.run([*LINTSEQ, "sql", query], capture_output=True, text=True, env=_env(home))
+    assert result.returncode != 0 and "do not read me" not in result.stdout
+    assert "disabled by configuration" in result.stderr
+
+
 def _env(home: Path) -> dict:
     import os
 
