@@ -6,7 +6,10 @@ connection, and names its lineage. It writes files only, so it is not in the war
 """
 
 import base64
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
@@ -21,6 +24,7 @@ from .sequences import edit_sequences, staged_config_hash
 
 SEQUENCE_COLUMNS = "sequence_id, program_id, sample_index, seed, config_hash, n_edits, edit_path"
 PROGRAM_COLUMNS = "program_id, instruction, program, source"
+EXPORT_MEMORY_LIMIT = "512MB"  # DuckDB's share while it sorts the sequences for the export
 
 
 class ExportsConfig(Config):
@@ -48,14 +52,28 @@ def training_exports(
     config_hash = config.config_hash or staged_config_hash(context)
     chosen_by = "run config" if config.config_hash else "last sampled (set config_hash to choose another)"
     settings = ExportSettings.from_dict({"config_hash": config_hash, **config.export})
+    # Sequences go through a Parquet file (DuckDB sorts within a memory limit, spilling if it
+    # must), so the export streams edit paths instead of holding every one in memory.
+    lintseq_settings.exports_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=lintseq_settings.exports_dir))
+    sequences = scratch / "sequences.parquet"
     with warehouse.read_connection() as conn:
-        sequences = conn.sql(f"SELECT {SEQUENCE_COLUMNS} FROM edit_sequences WHERE config_hash = ? ORDER BY sequence_id", params=[config_hash]).pl()
+        conn.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
+        conn.execute(f"SET temp_directory = '{_quoted(scratch / 'spill')}'")
+        conn.execute(
+            f"COPY (SELECT {SEQUENCE_COLUMNS} FROM edit_sequences WHERE config_hash = ? ORDER BY sequence_id) "
+            f"TO '{_quoted(sequences)}' (FORMAT parquet, ROW_GROUP_SIZE 10000)",
+            [config_hash],
+        )
         program_rows = conn.sql(f"SELECT {PROGRAM_COLUMNS} FROM programs ORDER BY program_id").pl()
         lineage = warehouse_lineage(conn, config_hash, warehouse.database, context.run.run_id)
         available = [r[0] for r in conn.execute("SELECT DISTINCT config_hash FROM edit_sequences ORDER BY 1").fetchall()]
     context.log.info(f"exporting config {config_hash} ({chosen_by}); the warehouse holds {available}")
     out_dir = lintseq_settings.exports_dir / settings.name
-    result = write_exports(sequences, program_rows, out_dir, settings, lineage)
+    try:
+        result = write_exports(sequences, program_rows, out_dir, settings, lineage)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     metadata = {
         "dagster/row_count": sum(sum(by_split.values()) for by_split in result.counts["rows"].values()),
         "export_dir": MetadataValue.path(str(result.out_dir)),
@@ -74,6 +92,11 @@ def training_exports(
     if result.plots:
         metadata["plots"] = MetadataValue.md(_inline_images(result.plots))
     return MaterializeResult(metadata=metadata)
+
+
+def _quoted(path: Path) -> str:
+    """A path inside a SQL string literal."""
+    return str(path).replace("'", "''")
 
 
 def _inline_images(paths, max_bytes: int = 300_000) -> str:

@@ -113,13 +113,23 @@ class Inputs:
     sequences: pl.DataFrame
     programs: pl.DataFrame
     excluded: int
+    paths_file: Path | None = None  # edit paths streamed from here when `sequences` lacks them
+
+    def _slices(self, batch: int) -> Iterator[pl.DataFrame]:
+        if self.paths_file is None:
+            yield from self.sequences.iter_slices(batch)
+            return
+        # Both sides are sorted by sequence_id: an inner join per batch keeps that order.
+        for record_batch in pq.ParquetFile(self.paths_file).iter_batches(batch_size=batch, columns=["sequence_id", "edit_path"]):
+            paths = pl.from_arrow(record_batch)
+            yield paths.join(self.sequences, on="sequence_id", how="inner", maintain_order="left")
 
     def sequence_items(self, batch: int = 10_000) -> Iterator[SequenceItem]:
         """Rows as items, a slice at a time (the frame stays columnar in memory).
 
         Program text joins a slice at a time: joined up front, every program's text would
         be held once per sample (5 copies at s=5, most of the export's memory at scale)."""
-        for frame in self.sequences.iter_slices(batch):
+        for frame in self._slices(batch):
             frame = frame.join(self.programs, on="program_id", how="left", maintain_order="left")
             for r in frame.iter_rows(named=True):
                 yield SequenceItem(r["sequence_id"], r["program_id"], int(r["sample_index"]), r["config_hash"],
@@ -140,7 +150,7 @@ def join_inputs(sequences: pl.DataFrame, programs: pl.DataFrame) -> Inputs:
         .sort("program_id", "source")
         .unique("program_id", keep="first", maintain_order=True)
     )
-    sequences = sequences.select(SEQUENCE_COLUMNS).sort("sequence_id").unique("sequence_id", keep="first", maintain_order=True)
+    sequences = sequences.select([c for c in SEQUENCE_COLUMNS if c in sequences.columns]).sort("sequence_id").unique("sequence_id", keep="first", maintain_order=True)
     # Ids only here; the program text is joined a slice at a time (Inputs.sequence_items).
     referenced = sequences.get_column("program_id").unique()
     present = programs.filter(pl.col("program").is_not_null()).get_column("program_id")
@@ -222,8 +232,12 @@ def _write_all(tmp: Path, inputs: Inputs, settings: ExportSettings, limit: Lengt
     return counts, data_files, plots, card
 
 
-def write_exports(sequences: pl.DataFrame, programs: pl.DataFrame, out_dir: Path, settings: ExportSettings, lineage: dict, *, hub_token: str | None = None) -> ExportResult:
+def write_exports(sequences: pl.DataFrame | Path, programs: pl.DataFrame, out_dir: Path, settings: ExportSettings, lineage: dict, *, hub_token: str | None = None) -> ExportResult:
     """Write the training export described by `settings` to `out_dir` (replacing it whole).
+
+    sequences: a frame, or a Parquet file sorted by (unique) sequence_id; from a file only
+    the id columns are loaded and edit paths are streamed a batch at a time, so memory does
+    not grow with the number of sequences (the warehouse's export at paper scale).
 
     hub_token: for `push_to_hub`; when None, HF_TOKEN / HUGGING_FACE_HUB_TOKEN are used, as
     huggingface_hub itself would.
@@ -231,12 +245,19 @@ def write_exports(sequences: pl.DataFrame, programs: pl.DataFrame, out_dir: Path
     out_dir = Path(out_dir)
     token = _hub_token(settings, hub_token)
     limit = LengthLimit.from_settings(settings)
-    _require(sequences, SEQUENCE_COLUMNS, "sequences")
+    paths_file = None
+    if isinstance(sequences, (str, Path)):
+        paths_file = Path(sequences)
+        _require(pl.scan_parquet(paths_file).head(0).collect(), SEQUENCE_COLUMNS, "sequences")
+        sequences = pl.scan_parquet(paths_file).select([c for c in SEQUENCE_COLUMNS if c != "edit_path"]).collect()
+    else:
+        _require(sequences, SEQUENCE_COLUMNS, "sequences")
     _require(programs, PROGRAM_COLUMNS, "programs")
     if sequences.height == 0:
         raise ExportError("no edit sequences to export")
     selected, config_hash = select_config(sequences, settings.config_hash)
     inputs = join_inputs(selected, programs)
+    inputs.paths_file = paths_file
     if inputs.sequences.height == 0:
         raise ExportError("no exportable sequences (every instruction contains a format marker)")
 
