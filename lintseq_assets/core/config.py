@@ -16,7 +16,7 @@ from .lint import LINTER_NAME, LINTER_VERSION, TOLERATED_MESSAGES
 from .program import DEFAULT_MAX_BYTES, DEFAULT_MAX_LINES, Limits
 
 # Bump when a change to the engine changes its output for the same config.
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 LINTERS = ("pyflakes", "none")
 
 
