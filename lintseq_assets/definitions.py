@@ -12,6 +12,7 @@ from dagster import AssetSelection, Definitions, define_asset_job, in_process_ex
 from checks import CheckSettings, build_asset_checks
 from lintseq_assets.assets import ALL_ASSETS
 from lintseq_assets.assets.sequences import SamplingConfig
+from lintseq_assets.partitions import build_source_job
 from lintseq_assets.schedules import build_hub_schedule
 from lintseq_assets.sensors import build_incoming_sensor
 from lintseq_assets.settings import PlatformSettings, load_settings
@@ -46,7 +47,7 @@ def build_definitions(settings: PlatformSettings | None = None, check_settings: 
     return Definitions(
         assets=ALL_ASSETS,
         asset_checks=build_asset_checks(check_settings),
-        jobs=[materialize_all],
+        jobs=[materialize_all, build_source_job(settings)],
         sensors=[build_incoming_sensor(settings, ALL_JOB)],  # docs/incremental.md
         schedules=[build_hub_schedule(settings, ALL_JOB)],
         executor=in_process_executor,

@@ -73,7 +73,7 @@ def build_hub_schedule(settings: PlatformSettings, job_name: str, cron: str = "0
             return SkipReason(f"offline: {len(check.unreachable)} hub source(s) not checked")
         if not check.changed:
             return SkipReason(f"no hub source changed (unchanged: {len(check.unchanged)}, unreachable: {len(check.unreachable)})")
-        keys = [f"{spec.name}@{sha[:12]}" for spec, sha in check.changed]
+        keys = [f"{spec.name}@{sha}" for spec, sha in check.changed]
         context.instance.add_dynamic_partitions(SOURCE_PARTITIONS.name, keys)
         return RunRequest(
             run_key="hub:" + ",".join(keys),

@@ -22,6 +22,7 @@ from dagster import (
 from .dropfolder import DEFAULT_SETTLE_SECONDS, register_drop, scan_incoming
 from .partitions import SOURCE_PARTITIONS, run_config_for_sources
 from .settings import PlatformSettings
+from .sources import SourceConfigError, load_sources
 
 INCOMING_SENSOR = "incoming_files"
 
@@ -31,6 +32,16 @@ def _seen(cursor: str | None) -> set[str]:
         return set(json.loads(cursor)["seen"]) if cursor else set()
     except (ValueError, KeyError, TypeError):
         return set()
+
+
+def _unlisted_sources(context: SensorEvaluationContext, settings: PlatformSettings) -> list[str]:
+    """Configured sources not yet partition keys (so the UI can backfill them by name)."""
+    try:
+        names = [spec.name for spec in load_sources(settings.sources_file)]
+    except SourceConfigError:
+        return []
+    known = set(context.instance.get_dynamic_partitions(SOURCE_PARTITIONS.name))
+    return [name for name in names if name not in known]
 
 
 def build_incoming_sensor(settings: PlatformSettings, job_name: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS):
@@ -49,7 +60,8 @@ def build_incoming_sensor(settings: PlatformSettings, job_name: str, settle_seco
         seen = _seen(context.cursor)
         fresh = [item for item in scan_incoming(incoming, settle_seconds) if item.content_hash not in seen]
         fresh = list({item.content_hash: item for item in fresh}.values())  # same bytes under two names: once
-        if not fresh:
+        new_keys = _unlisted_sources(context, settings) + [item.source_name for item in fresh]
+        if not new_keys:
             return SkipReason(f"nothing new and settled in {incoming}")
         requests = []
         for item in fresh:
@@ -66,7 +78,7 @@ def build_incoming_sensor(settings: PlatformSettings, job_name: str, settle_seco
         return SensorResult(
             run_requests=requests,
             cursor=cursor,
-            dynamic_partitions_requests=[SOURCE_PARTITIONS.build_add_request([item.source_name for item in fresh])],
+            dynamic_partitions_requests=[SOURCE_PARTITIONS.build_add_request(new_keys)],
         )
 
     return incoming_files

@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 import yaml
 from dagster import (
+    AssetKey,
     DagsterInstance,
     SensorResult,
     SkipReason,
@@ -21,7 +22,7 @@ from platform_helpers import small_check_settings, small_settings, table_snapsho
 
 from lintseq_assets.definitions import ALL_JOB, build_definitions
 from lintseq_assets.dropfolder import scan_incoming
-from lintseq_assets.partitions import SOURCE_PARTITIONS
+from lintseq_assets.partitions import SOURCE_JOB, SOURCE_PARTITIONS
 from lintseq_assets.schedules import HUB_SCHEDULE
 from lintseq_assets.sensors import INCOMING_SENSOR
 from resources.connect import connect_reader
@@ -70,10 +71,15 @@ def test_drop_folder_adds_exactly_the_new_records(graph):
     drop.write_text("".join(json.dumps(r) + "\n" for r in NEW_RECORDS), encoding="utf-8")
     (incoming / ".week2.jsonl.tmp").write_text("half a line", encoding="utf-8")  # still being copied
 
-    # Fresh and unmarked: not settled yet, so not picked up half-way.
-    assert isinstance(evaluate(settings, instance), SkipReason)
+    # Fresh and unmarked: not settled yet, so not picked up half-way; the configured sources
+    # become partition keys on the first tick.
+    first = evaluate(settings, instance)
+    assert isinstance(first, SensorResult) and not first.run_requests
+    assert set(first.dynamic_partitions_requests[0].partition_keys) == {"stdlib", "embedded", "local"}
+    instance.add_dynamic_partitions(SOURCE_PARTITIONS.name, list(first.dynamic_partitions_requests[0].partition_keys))
+    assert isinstance(evaluate(settings, instance, cursor=first.cursor), SkipReason)
     (incoming / "week1.jsonl.done").touch()
-    result = evaluate(settings, instance)
+    result = evaluate(settings, instance, cursor=first.cursor)
     assert isinstance(result, SensorResult) and len(result.run_requests) == 1
     request = result.run_requests[0]
     source = request.tags["lintseq/source"]
@@ -98,6 +104,14 @@ def test_drop_folder_adds_exactly_the_new_records(graph):
     (incoming / "copy.jsonl").write_bytes(drop.read_bytes())
     (incoming / "copy.jsonl.done").touch()
     assert isinstance(evaluate(settings, instance, cursor=result.cursor), SkipReason)
+
+    # A backfill of the source's partition (what the UI launches) re-reads it and changes nothing.
+    job = definitions(settings).resolve_job_def(SOURCE_JOB)
+    rerun = job.execute_in_process(instance=instance, partition_key=source, run_config={"ops": {"edit_sequence_shards": {"config": {"samples": 1}}}})
+    assert rerun.success
+    assert snapshots(settings) == after
+    shards = instance.get_latest_materialization_event(AssetKey("edit_sequence_shards")).asset_materialization.metadata
+    assert shards["programs_to_sample"].value == 0
 
 
 def test_settle_time_without_marker(tmp_path):
