@@ -16,7 +16,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from lintseq_assets.core import Limits, ProgramRejected, lint_text, prepare_program
+from lintseq_assets.core import Limits, ProgramRejected, prepare_program
+from lintseq_assets.core.lint import lint_tree
 
 from .settings import CurationSettings
 
@@ -42,8 +43,26 @@ class CheckedProgram:
     n_lint_errors: int
 
 
+_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
 def count_statements(tree: ast.AST) -> int:
-    return sum(isinstance(node, ast.stmt) for node in ast.walk(tree))
+    """Every `ast.stmt` in the tree, nested ones included.
+
+    Statements only live in block lists (body, orelse, finalbody, handlers' and match
+    cases' bodies), never inside expressions, so only those lists are walked: the same
+    count as `ast.walk` over every node, several times faster on real code."""
+    count = 0
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        for name in _BLOCK_FIELDS:
+            children = getattr(node, name, None)
+            if type(children) is list:
+                for child in children:
+                    count += isinstance(child, ast.stmt)
+                    stack.append(child)
+    return count
 
 
 def check_program(code: str, settings: CurationSettings) -> CheckedProgram:
@@ -60,7 +79,7 @@ def check_program(code: str, settings: CurationSettings) -> CheckedProgram:
         raise FilterRejected(
             "too_short", f"{n_statements} statement(s), fewer than the minimum of {settings.min_statements}"
         )
-    errors = lint_text(program.text)
+    errors = lint_tree(program.tree)  # the engine's parse of this very text: no second parse
     if errors and settings.reject_lint_errors:
         shown = "; ".join(f"line {e.line}: {e.text}" for e in errors[:3])
         raise FilterRejected("lint_errors", f"{len(errors)} pyflakes error(s): {shown}"[:500])
