@@ -106,8 +106,22 @@ def build_index(tasks: list[BenchmarkTask], n: int) -> BenchmarkIndex:
     return BenchmarkIndex(tuple(tasks), frame["h"].to_numpy().astype(np.uint64), task_of, task_ngrams)
 
 
+BLOCK_PROGRAMS = 4096  # programs checked at once: n-gram arrays cost ~40 bytes per token
+
+
 def contaminated(token_arrays: list[np.ndarray], index: BenchmarkIndex, n: int, min_matches: int) -> dict[int, tuple[int, int, int]]:
-    """{program position: (task index, matching n-grams, program n-grams)} for contaminated programs."""
+    """{program position: (task index, matching n-grams, program n-grams)} for contaminated programs.
+
+    Each program is judged on its own, so blocks of programs are checked one at a time (same
+    result; memory bounded by the block, not by the corpus's token count)."""
+    found: dict[int, tuple[int, int, int]] = {}
+    for lo in range(0, len(token_arrays), BLOCK_PROGRAMS):
+        block = _contaminated_block(token_arrays[lo : lo + BLOCK_PROGRAMS], index, n, min_matches)
+        found.update({lo + position: value for position, value in block.items()})
+    return found
+
+
+def _contaminated_block(token_arrays: list[np.ndarray], index: BenchmarkIndex, n: int, min_matches: int) -> dict[int, tuple[int, int, int]]:
     flat, offsets = flatten(token_arrays)
     hashes, owners = ngram_hashes(flat, offsets, n, whole_if_short=False)
     if not len(index.hashes) or not len(hashes):

@@ -51,8 +51,21 @@ def shingle_hashes32(token_arrays: list[np.ndarray], shingle_size: int) -> tuple
     return folded, starts
 
 
+BLOCK_PROGRAMS = 4096  # programs hashed at once: the shingle arrays are ~40 bytes per token
+
+
 def minhash_signatures(token_arrays: list[np.ndarray], num_perm: int, shingle_size: int, seed: int) -> np.ndarray:
-    """(n_programs, num_perm) uint32 MinHash signatures, datasketch-compatible (affine32)."""
+    """(n_programs, num_perm) uint32 MinHash signatures, datasketch-compatible (affine32).
+
+    Signatures are per program, so they are computed a block of programs at a time: the
+    same numbers, with memory bounded by the block instead of the corpus's token count."""
+    signatures = np.empty((len(token_arrays), num_perm), dtype=np.uint32)
+    for lo in range(0, len(token_arrays), BLOCK_PROGRAMS):
+        signatures[lo : lo + BLOCK_PROGRAMS] = _signatures_block(token_arrays[lo : lo + BLOCK_PROGRAMS], num_perm, shingle_size, seed)
+    return signatures
+
+
+def _signatures_block(token_arrays: list[np.ndarray], num_perm: int, shingle_size: int, seed: int) -> np.ndarray:
     n = len(token_arrays)
     signatures = np.empty((n, num_perm), dtype=np.uint32)
     if n == 0:
