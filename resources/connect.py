@@ -17,6 +17,11 @@ import duckdb
 
 from .ddl import schema_statements
 
+# DuckDB's own default is 80% of RAM, which it fills with cached pages during big merges
+# and keeps; a fixed cap keeps the platform's memory flat as the data grows (DuckDB spills
+# to `<warehouse>.tmp/` beyond it). Pass config={"memory_limit": ...} to change it.
+DEFAULT_MEMORY_LIMIT = "1GB"
+
 
 class WarehouseMissing(FileNotFoundError):
     """The warehouse file does not exist yet (nothing has been materialized)."""
@@ -45,7 +50,7 @@ def connect_with_retry(
     delay = base_delay
     for attempt in range(retries + 1):
         try:
-            return duckdb.connect(str(database), read_only=read_only, config=config or {})
+            return duckdb.connect(str(database), read_only=read_only, config={"memory_limit": DEFAULT_MEMORY_LIMIT, **(config or {})})
         except (duckdb.IOException, duckdb.ConnectionException) as err:
             if attempt == retries or not _is_lock_error(err):
                 raise
