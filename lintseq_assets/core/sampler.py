@@ -44,7 +44,7 @@ class AnalysedProgram:
 
 @dataclass(frozen=True)
 class EditSequence:
-    """One sample: the diffs, and the line indices each edit inserts (for exports and replay)."""
+    """One sample of a program: its identity, its seed and its diffs."""
 
     program_id: str
     sample_index: int
@@ -52,7 +52,6 @@ class EditSequence:
     config_hash: str
     sequence_id: str
     edit_path: list[str]
-    inserted_lines: list[list[int]]
 
     @property
     def n_edits(self) -> int:
@@ -261,8 +260,8 @@ def sample_analysed(
     for index in range(first_sample, first_sample + samples):
         sample_seed = derive_seed(pid, index, seed)
         groups = backward_pass(analysed, random.Random(sample_seed), config.linter, engine)
-        diffs, insertions = edit_sequence_from_groups(analysed, groups)
-        out.append(EditSequence(pid, index, sample_seed, chash, sequence_id(pid, chash, index), diffs, insertions))
+        diffs, _ = edit_sequence_from_groups(analysed, groups)
+        out.append(EditSequence(pid, index, sample_seed, chash, sequence_id(pid, chash, index), diffs))
     return out
 
 
