@@ -11,6 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
@@ -24,7 +26,7 @@ from .sequences import edit_sequences, staged_config_hash
 
 SEQUENCE_COLUMNS = "sequence_id, program_id, sample_index, seed, config_hash, n_edits, edit_path"
 PROGRAM_COLUMNS = "program_id, instruction, program, source"
-EXPORT_MEMORY_LIMIT = "512MB"  # DuckDB's share while it sorts the sequences for the export
+EXPORT_RANGE_ROWS = 20_000  # sequences sorted at once when staging them for the export
 
 
 class ExportsConfig(Config):
@@ -52,19 +54,13 @@ def training_exports(
     config_hash = config.config_hash or staged_config_hash(context)
     chosen_by = "run config" if config.config_hash else "last sampled (set config_hash to choose another)"
     settings = ExportSettings.from_dict({"config_hash": config_hash, **config.export})
-    # Sequences go through a Parquet file (DuckDB sorts within a memory limit, spilling if it
-    # must), so the export streams edit paths instead of holding every one in memory.
+    # Sequences go through a Parquet file, sorted a key range at a time, so the export
+    # streams edit paths instead of holding (or making DuckDB sort) every one at once.
     lintseq_settings.exports_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=lintseq_settings.exports_dir))
     sequences = scratch / "sequences.parquet"
     with warehouse.read_connection() as conn:
-        conn.execute(f"SET memory_limit = '{EXPORT_MEMORY_LIMIT}'")
-        conn.execute(f"SET temp_directory = '{_quoted(scratch / 'spill')}'")
-        conn.execute(
-            f"COPY (SELECT {SEQUENCE_COLUMNS} FROM edit_sequences WHERE config_hash = ? ORDER BY sequence_id) "
-            f"TO '{_quoted(sequences)}' (FORMAT parquet, ROW_GROUP_SIZE 10000)",
-            [config_hash],
-        )
+        _sorted_sequences_file(conn, config_hash, sequences)
         program_rows = conn.sql(f"SELECT {PROGRAM_COLUMNS} FROM programs ORDER BY program_id").pl()
         lineage = warehouse_lineage(conn, config_hash, warehouse.database, context.run.run_id)
         available = [r[0] for r in conn.execute("SELECT DISTINCT config_hash FROM edit_sequences ORDER BY 1").fetchall()]
@@ -94,9 +90,29 @@ def training_exports(
     return MaterializeResult(metadata=metadata)
 
 
-def _quoted(path: Path) -> str:
-    """A path inside a SQL string literal."""
-    return str(path).replace("'", "''")
+def _sorted_sequences_file(conn, config_hash: str, path: Path, rows_per_range: int = EXPORT_RANGE_ROWS) -> None:
+    """The config's sequences, ordered by sequence_id, into one Parquet file.
+
+    Sorting every edit path in one ORDER BY needs memory in proportion to the data (DuckDB
+    ran out at 380K sequences under its cap); sorting the ids alone is cheap, so the ids
+    give range boundaries and each range is sorted and appended on its own."""
+    ids = conn.sql("SELECT sequence_id FROM edit_sequences WHERE config_hash = ? ORDER BY sequence_id", params=[config_hash]).arrow()
+    ids = ids.column(0) if isinstance(ids, pa.Table) else ids.read_all().column(0)
+    bounds = [ids[i].as_py() for i in range(0, len(ids), rows_per_range)]
+    query = f"SELECT {SEQUENCE_COLUMNS} FROM edit_sequences WHERE config_hash = ? AND sequence_id >= ? AND sequence_id < ? ORDER BY sequence_id"
+    last = f"SELECT {SEQUENCE_COLUMNS} FROM edit_sequences WHERE config_hash = ? AND sequence_id >= ? ORDER BY sequence_id"
+    writer = None
+    try:
+        for i, lo in enumerate(bounds or [""]):
+            params = [config_hash, lo, bounds[i + 1]] if i + 1 < len(bounds) else [config_hash, lo]
+            table = conn.sql(query if i + 1 < len(bounds) else last, params=params).arrow()
+            table = table if isinstance(table, pa.Table) else table.read_all()
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table, row_group_size=10_000)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def _inline_images(paths, max_bytes: int = 300_000) -> str:
