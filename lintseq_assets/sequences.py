@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice
 
 from .core import ProgramRejected, SamplerConfig, analyse_program, sample_analysed
 from .core.sampler import EditSequence
 from .executors import LocalExecutor, RayExecutor
+
+CHUNK_CHARS = 32_000
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,22 @@ def _sample_chunk(chunk: list[ProgramInput], config: SamplerConfig, samples: int
     return [sample_program(item, config, samples, seed, engine) for item in chunk]
 
 
-def _chunks(items: Iterable[ProgramInput], size: int) -> Iterator[list[ProgramInput]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
+def _chunks(items: Iterable[ProgramInput], size: int, max_chars: int = CHUNK_CHARS) -> Iterator[list[ProgramInput]]:
+    """Chunks of at most `size` programs and about `max_chars` of text.
+
+    Bounding the text as well as the count keeps workers busy on a few large programs (a
+    handful of long modules would otherwise travel as one chunk to one worker). Chunking
+    only decides where work runs, never what it produces.
+    """
+    chunk: list[ProgramInput] = []
+    chars = 0
+    for item in items:
+        chunk.append(item)
+        chars += len(item.program) if isinstance(item.program, (str, bytes)) else 0
+        if len(chunk) >= size or chars >= max_chars:
+            yield chunk
+            chunk, chars = [], 0
+    if chunk:
         yield chunk
 
 
