@@ -11,13 +11,14 @@ directly (only the id columns), so memory stays flat whatever the export size.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+
+from lintseq_assets.exports.manifest import sha256_file
 
 from .outcome import EXAMPLES, CheckOutcome
 
@@ -38,14 +39,6 @@ def find_exports(exports_dir: str | Path | None = None) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p.parent for p in root.glob(f"*/{MANIFEST}"))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_manifest(export: Path) -> dict:
@@ -83,7 +76,7 @@ def manifest_integrity(exports_dir: str | Path | None = None) -> CheckOutcome:
             checked += 1
             if not path.is_file():
                 problems.append(f"{export.name}: missing {entry['path']}")
-            elif _sha256(path) != entry.get("sha256"):
+            elif sha256_file(path) != entry.get("sha256"):
                 problems.append(f"{export.name}: checksum differs for {entry['path']}")
         for path in sorted(p for p in export.rglob("*") if p.is_file()):
             relative = path.relative_to(export).as_posix()
