@@ -145,6 +145,20 @@ def test_a_state_that_is_not_lint_clean_fails_replay(warehouse):
     assert "undefined name" in outcomes["sequences.replay"].metadata["examples"][0]
 
 
+def _plant_randseq_sequence(conn, pid: str, chash: str, text: str) -> None:
+    """A RandSeq-style path: it replays, but its first state uses a name before defining it."""
+    conn.execute(
+        "INSERT INTO programs (program_id, record_id, source, instruction, program, n_lines, n_lint_errors, run_id) "
+        "VALUES (?, 'planted', 'test', 'x', ?, 2, 0, 'r')",
+        [pid, text],
+    )
+    conn.execute(
+        "INSERT INTO edit_sequences (sequence_id, program_id, sample_index, seed, config_hash, n_edits, edit_path, run_id) "
+        "VALUES (?, ?, 0, 1, ?, 2, ?, 'r')",
+        [sequence_id(pid, chash, 0), pid, chash, ["@@ -0,0 +1 @@\n+print(value)", "@@ -0,0 +1 @@\n+value = 1"]],
+    )
+
+
 def test_the_same_path_is_fine_for_randseq(warehouse):
     """linter='none' sequences (RandSeq) need not be lint-clean: the check follows the config."""
     randseq = SamplerConfig(linter="none")
@@ -153,16 +167,7 @@ def test_the_same_path_is_fine_for_randseq(warehouse):
     chash = randseq.config_hash()
 
     def plant(conn):
-        conn.execute(
-            "INSERT INTO programs (program_id, record_id, source, instruction, program, n_lines, n_lint_errors, run_id) "
-            "VALUES (?, 'planted', 'test', 'x', ?, 2, 0, 'r')",
-            [pid, text],
-        )
-        conn.execute(
-            "INSERT INTO edit_sequences (sequence_id, program_id, sample_index, seed, config_hash, n_edits, edit_path, run_id) "
-            "VALUES (?, ?, 0, 1, ?, 2, ?, 'r')",
-            [sequence_id(pid, chash, 0), pid, chash, ["@@ -0,0 +1 @@\n+print(value)", "@@ -0,0 +1 @@\n+value = 1"]],
-        )
+        _plant_randseq_sequence(conn, pid, chash, text)
 
     corrupt(warehouse, plant)
     conn = duckdb.connect(str(warehouse), read_only=True)
@@ -181,16 +186,7 @@ def test_configs_registered_in_the_warehouse_are_known_only_if_their_hash_is_tru
     pid, chash = program_id(text), randseq.config_hash()
 
     def plant(conn):
-        conn.execute(
-            "INSERT INTO programs (program_id, record_id, source, instruction, program, n_lines, n_lint_errors, run_id) "
-            "VALUES (?, 'planted', 'test', 'x', ?, 2, 0, 'r')",
-            [pid, text],
-        )
-        conn.execute(
-            "INSERT INTO edit_sequences (sequence_id, program_id, sample_index, seed, config_hash, n_edits, edit_path, run_id) "
-            "VALUES (?, ?, 0, 1, ?, 2, ?, 'r')",
-            [sequence_id(pid, chash, 0), pid, chash, ["@@ -0,0 +1 @@\n+print(value)", "@@ -0,0 +1 @@\n+value = 1"]],
-        )
+        _plant_randseq_sequence(conn, pid, chash, text)
         register_config(conn, randseq)
 
     corrupt(warehouse, plant)
