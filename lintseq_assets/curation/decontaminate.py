@@ -15,8 +15,11 @@ they are shared idiom, not any task's fingerprint. The reason
 names the task sharing the most n-grams (ties: smallest benchmark, task_id):
 `contaminated:<benchmark>:<task_id>`.
 
-Cost: the corpus n-grams are hashed in one vectorised pass and looked up with `np.isin`
-against a sorted array; Python only touches the (few) programs that match.
+Where: the verdict is a property of one program, so it is computed in the per-record stage
+(`records.py`, in the worker that tokenised the program, against an index built once per
+process); the set step only filters on it. Cost: a chunk's n-grams are hashed in one
+vectorised pass and looked up with `np.isin` against a sorted array; Python only touches the
+(few) programs that match.
 """
 
 from __future__ import annotations
@@ -145,22 +148,48 @@ def _contaminated_block(token_arrays: list[np.ndarray], index: BenchmarkIndex, n
     return found
 
 
-def decontaminate(candidates: pl.DataFrame, token_arrays: list[np.ndarray], settings: CurationSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(kept, rejects); `_cand` indexes `token_arrays`."""
-    index = build_index(load_tasks(settings), settings.ngram_n)
-    arrays = [token_arrays[i] for i in candidates["_cand"].to_list()]
-    found = contaminated(arrays, index, settings.ngram_n, settings.ngram_min_matches)
-    is_bad = np.zeros(candidates.height, dtype=bool)
-    reasons, details = [], []
-    for position in sorted(found):
-        task_i, matches, total = found[position]
+def _index_key(settings: CurationSettings) -> tuple:
+    """What the index depends on: the task files' identity (path, size, mtime) and n."""
+    files = []
+    for path in settings.benchmark_files:
+        try:
+            stat = Path(path).stat()
+            files.append((str(path), stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            files.append((str(path), -1, -1))  # file_tasks raises the clear error
+    return (settings.include_humaneval, tuple(files), settings.ngram_n)
+
+
+_INDEXES: dict[tuple, BenchmarkIndex] = {}
+
+
+def benchmark_index(settings: CurationSettings) -> BenchmarkIndex:
+    """The benchmark n-gram index, built once per process (curation chunks reuse it)."""
+    key = _index_key(settings)
+    if key not in _INDEXES:
+        _INDEXES.clear()
+        _INDEXES[key] = build_index(load_tasks(settings), settings.ngram_n)
+    return _INDEXES[key]
+
+
+def contamination_verdicts(token_arrays: list[np.ndarray], settings: CurationSettings) -> list[tuple[str, str] | None]:
+    """Per program (decontamination token hashes): (reason, detail) if contaminated, else None."""
+    index = benchmark_index(settings)
+    found = contaminated(token_arrays, index, settings.ngram_n, settings.ngram_min_matches)
+    verdicts: list[tuple[str, str] | None] = [None] * len(token_arrays)
+    for position, (task_i, matches, total) in found.items():
         task = index.tasks[task_i]
-        is_bad[position] = True
-        reasons.append(f"contaminated:{task.benchmark}:{task.task_id}")
-        details.append(f"{matches} of {total} {settings.ngram_n}-token n-grams shared with {task.benchmark} {task.task_id}")
-    rejects = candidates.filter(pl.Series(is_bad)).select("_row", "record_id", "source").with_columns(
-        stage=pl.lit(STEP),
-        reason=pl.Series(reasons, dtype=pl.String),
-        detail=pl.Series(details, dtype=pl.String),
+        verdicts[position] = (
+            f"contaminated:{task.benchmark}:{task.task_id}",
+            f"{matches} of {total} {settings.ngram_n}-token n-grams shared with {task.benchmark} {task.task_id}",
+        )
+    return verdicts
+
+
+def decontaminate(candidates: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept, rejects): candidates whose per-record verdict (`contamination`) names a task leave."""
+    is_bad = pl.col("contamination").is_not_null()
+    rejects = candidates.filter(is_bad).select(
+        "_row", "record_id", "source", stage=pl.lit(STEP), reason=pl.col("contamination"), detail=pl.col("contamination_detail")
     )
-    return candidates.filter(pl.Series(~is_bad)), rejects
+    return candidates.filter(~is_bad), rejects

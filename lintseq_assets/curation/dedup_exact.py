@@ -15,11 +15,11 @@ STEP = "dedup_exact"
 
 
 def dedup_exact(candidates: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(kept, rejects) for candidates already sorted in keeper order, with an `_exact_key`."""
+    """(kept, rejects) for candidates already sorted in keeper order, with an `exact_key`."""
     marked = candidates.with_columns(
-        _keeper_id=pl.col("program_id").first().over("_exact_key"),
-        _keeper_record=pl.col("record_id").first().over("_exact_key"),
-        _is_first=pl.int_range(pl.len()).over("_exact_key") == 0,
+        _keeper_id=pl.col("program_id").first().over("exact_key"),
+        _keeper_record=pl.col("record_id").first().over("exact_key"),
+        _is_first=pl.int_range(pl.len()).over("exact_key") == 0,
     )
     kept = marked.filter(pl.col("_is_first")).drop("_keeper_id", "_keeper_record", "_is_first")
     dupes = marked.filter(~pl.col("_is_first"))

@@ -14,8 +14,10 @@ program is kept unless it matches an already *kept* one, in which case it is rej
 index, so there are no chains (A kept, B near A, C near B but not A: C is kept). The order
 does not depend on input order, so neither does the result.
 
-Cost: linear in the number of shingles for signatures (vectorised, `num_perm` passes), and
-one LSH query (+ insert when kept) per program; no pairwise comparison.
+Where: signatures are per program, so they are computed in the per-record stage
+(`records.py`, a chunk at a time in the workers); this step only reads them (512 bytes per
+program at num_perm 128). Cost: linear in the number of shingles for signatures (vectorised,
+`num_perm` passes), and one LSH query (+ insert when kept) per program; no pairwise comparison.
 """
 
 from __future__ import annotations
@@ -104,10 +106,20 @@ def near_duplicates(signatures: np.ndarray, threshold: float, seed: int) -> tupl
     return keeper, similarity
 
 
-def dedup_near(candidates: pl.DataFrame, token_arrays: list[np.ndarray], settings: CurationSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(kept, rejects) for candidates in keeper order; `_cand` indexes `token_arrays`."""
-    arrays = [token_arrays[i] for i in candidates["_cand"].to_list()]
-    signatures = minhash_signatures(arrays, settings.num_perm, settings.shingle_size, settings.minhash_seed)
+def signature_matrix(candidates: pl.DataFrame, num_perm: int) -> np.ndarray:
+    """The candidates' `signature` column as an (n, num_perm) uint32 array."""
+    column = candidates["signature"]
+    if column.null_count():
+        raise ValueError("some candidates have no MinHash signature: they were curated with near_dedup off; re-run the per-record stage")
+    flat = column.explode().to_numpy().astype(np.uint32, copy=False)
+    if flat.size != candidates.height * num_perm:
+        raise ValueError(f"signatures do not have num_perm={num_perm} slots: curated under other settings; re-run the per-record stage")
+    return flat.reshape(candidates.height, num_perm)
+
+
+def dedup_near(candidates: pl.DataFrame, settings: CurationSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept, rejects) for candidates in keeper order, from their precomputed `signature`s."""
+    signatures = signature_matrix(candidates, settings.num_perm)
     keeper, similarity = near_duplicates(signatures, settings.jaccard_threshold, settings.minhash_seed)
     is_dup = keeper >= 0
     program_ids = candidates["program_id"].to_numpy()

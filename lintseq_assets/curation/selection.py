@@ -1,0 +1,59 @@
+"""The set half of curation: which candidates stay, when every source is looked at together.
+
+Input: candidates from the per-record stage (`records.py`), possibly from many partitions,
+reduced to what the set steps compare: keeper-order keys, ids, the exact key, the MinHash
+signature and the decontamination verdict. No program text is needed, so the caller can
+leave it in the warehouse and copy only the kept rows (see the `programs` asset).
+
+Steps, in order: decontaminate, dedup_exact, dedup_near. Decontamination goes first on
+purpose: every copy of a benchmark solution is then rejected as `contaminated` (the honest
+reason), and every `duplicate_of:<id>` / `near_duplicate_of:<id>` names a kept program.
+The keeper of a group is the first in (source, source_row, record_id) order, so the result
+does not depend on the order candidates arrive in.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import polars as pl
+
+from .decontaminate import decontaminate
+from .dedup_exact import dedup_exact
+from .dedup_near import dedup_near
+from .report import StepStats, step_stats
+from .settings import CurationSettings
+
+KEEPER_ORDER = ("source", "source_row", "record_id", "_row")
+SELECTION_COLUMNS = ("_row", "record_id", "source", "source_row", "program_id", "exact_key", "signature", "contamination", "contamination_detail")
+REJECT_SCHEMA = {"_row": pl.Int64, "record_id": pl.String, "source": pl.String, "stage": pl.String, "reason": pl.String, "detail": pl.String}
+
+
+@dataclass
+class Selection:
+    """Kept candidates (selection columns, keeper order), rejects of the set steps, their stats."""
+
+    kept: pl.DataFrame
+    rejects: pl.DataFrame
+    stats: list[StepStats]
+
+
+def select_programs(candidates: pl.DataFrame, settings: CurationSettings) -> Selection:
+    """Run the set steps over `candidates` (any order; needs at least SELECTION_COLUMNS)."""
+    current = candidates.select(list(SELECTION_COLUMNS)).sort(list(KEEPER_ORDER), nulls_last=True)
+    stats: list[StepStats] = []
+    frames: list[pl.DataFrame] = []
+    steps = (
+        ("decontaminate", settings.decontaminate, decontaminate),
+        ("dedup_exact", True, dedup_exact),
+        ("dedup_near", settings.near_dedup, lambda frame: dedup_near(frame, settings)),
+    )
+    for step, enabled, run in steps:
+        t0 = time.perf_counter()
+        kept, rejects = run(current) if enabled else (current, pl.DataFrame(schema=REJECT_SCHEMA))
+        rejects = rejects.select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA)
+        stats.append(step_stats(step, enabled, current.height, kept.height, rejects, time.perf_counter() - t0))
+        frames.append(rejects)
+        current = kept
+    return Selection(current, pl.concat(frames, how="vertical"), stats)
