@@ -35,6 +35,28 @@ TABLES: dict[str, str] = {
             n_blocks        INTEGER,               -- fenced blocks joined
             run_id          VARCHAR
         )""",
+    "candidates": """
+        CREATE TABLE IF NOT EXISTS candidates (   -- per-record curation output, per source partition
+            record_id            VARCHAR PRIMARY KEY,
+            source               VARCHAR NOT NULL,
+            source_revision      VARCHAR,
+            source_row           BIGINT,
+            instruction          VARCHAR,
+            program_id           VARCHAR NOT NULL,
+            program              VARCHAR NOT NULL,
+            n_lines              INTEGER,
+            n_bytes              INTEGER,
+            n_statements         INTEGER,
+            n_lint_errors        INTEGER,
+            extraction           VARCHAR,
+            n_blocks             INTEGER,
+            exact_key            VARCHAR NOT NULL,  -- hash of the token stream (exact de-dup)
+            signature            UINTEGER[],        -- MinHash signature (near de-dup)
+            contamination        VARCHAR,           -- contaminated:<benchmark>:<task>, or NULL
+            contamination_detail VARCHAR,
+            curation_hash        VARCHAR NOT NULL,  -- the per-record settings it was made under
+            run_id               VARCHAR
+        )""",
     "rejects": """
         CREATE TABLE IF NOT EXISTS rejects (
             record_id VARCHAR NOT NULL,
@@ -105,6 +127,7 @@ EDITS_VIEW = """
 KEYS: dict[str, tuple[str, ...]] = {
     "raw_instructions": ("record_id",),
     "programs": ("program_id",),
+    "candidates": ("record_id",),
     "rejects": ("record_id", "stage"),
     "edit_sequences": ("sequence_id",),
     "sampler_configs": ("config_hash",),
