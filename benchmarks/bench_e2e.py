@@ -5,11 +5,21 @@
 
 For each size N, a fresh LINTSEQ_HOME gets a sources.yaml reading the first N records of the
 corpus (`make bench-data`, built here if missing), and `lintseq materialize` runs in a
-subprocess. While it runs, the RSS of its whole process tree (the run plus its worker
-processes, summed: an upper bound, shared pages count twice) is polled from /proc. Stage
-times come from the run's own Dagster event log (step start to step success), so they are
-what the UI shows, and checks are grouped under `checks`. Results go to bench/e2e.json and a
-table is printed; nothing is asserted (performance is measured here, never in tests).
+subprocess. While it runs, the memory of its whole process tree (the run, the forkserver, the
+step processes and their workers) is polled from /proc, two ways:
+
+- RSS (`statm`, every 0.25 s), summed: an upper bound, since pages a forked worker shares
+  with its parent (or two processes share through a file) count once per process;
+- PSS (`Pss:` of `smaps_rollup`, every 0.5 s: the kernel walks the page tables for it),
+  summed: each shared page is divided among the processes that map it, so the sum is what
+  the tree really holds in RAM.
+
+Peaks are kept overall and per stage (a stage's peak is the highest sample taken between
+its steps' start and end), with the per-process breakdown at each stage's PSS peak and the
+1-minute load average seen while the run went on. Stage times come from the run's own
+Dagster event log (step start to step success), so they are what the UI shows, and checks
+are grouped under `checks`. Results go to bench/e2e.json and a table is printed; nothing is
+asserted (performance is measured here, never in tests).
 """
 
 from __future__ import annotations
@@ -55,38 +65,117 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and all its descendants, from /proc (psutil is not required)."""
-    tree, todo, total = _children(), [pid], 0
+def _tree(pid: int) -> dict[int, int]:
+    """`pid` and all its descendants, each mapped to its parent."""
+    tree, todo, found = _children(), [(pid, 0)], {}
     while todo:
-        current = todo.pop()
-        todo.extend(tree.get(current, []))
-        try:
-            with open(f"/proc/{current}/statm") as handle:
-                total += int(handle.read().split()[1]) * PAGE
-        except OSError:
-            pass
-    return total
+        current, parent = todo.pop()
+        found[current] = parent
+        todo.extend((child, current) for child in tree.get(current, []))
+    return found
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size in bytes (0 for a process that is gone or not ours to read)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of `pid` and all its descendants, summed, from /proc (psutil is not required)."""
+    return sum(_rss(p) for p in _tree(pid))
+
+
+def tree_pss(pid: int) -> int:
+    """Proportional set size of `pid` and all its descendants, summed: shared pages count once in all."""
+    return sum(_pss(p) for p in _tree(pid))
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _role(pid: int, parent: int, root: int) -> str:
+    """A short name for a process of the tree, for the per-process breakdown: the run, a
+    forkserver, a process forked from one (a Dagster step, or a step's worker), or other."""
+    if pid == root:
+        return "run"
+    command = _command(pid)
+    if "multiprocessing.forkserver" in command:
+        # A forked child keeps its forkserver's command line.
+        return "forked" if "multiprocessing.forkserver" in _command(parent) else "forkserver"
+    for marker, role in (("resource_tracker", "resource_tracker"), ("watch_orphans", "watch_orphans"), ("raylet", "ray"), ("ray::", "ray")):
+        if marker in command:
+            return role
+    return "process" if command else "gone"
 
 
 class PeakSampler(threading.Thread):
-    """Polls the process tree's RSS until stopped; keeps the peak and a coarse time series."""
+    """Polls the process tree's RSS (every `every` s) and PSS (every `pss_every` s) until
+    stopped; keeps the peaks, the time series and, per PSS sample, the per-process split."""
 
-    def __init__(self, pid: int, every: float = 0.25) -> None:
+    def __init__(self, pid: int, every: float = 0.25, pss_every: float = 0.5) -> None:
         super().__init__(daemon=True)
-        self.pid, self.every, self.peak, self.series = pid, every, 0, []
+        self.pid, self.every = pid, every
+        self.pss_ticks = max(1, round(pss_every / every))
+        self.peak = self.peak_pss = 0
+        self.series: list[tuple[float, int]] = []  # (time, summed RSS)
+        self.pss_series: list[tuple[float, int, list[tuple[int, int, int]]]] = []  # (time, summed PSS, [(pid, rss, pss)])
+        self.load: list[float] = []  # 1-minute load average at each tick
+        self.roles: dict[int, str] = {}
         self._done = threading.Event()
-        self._t0 = time.perf_counter()
 
     def run(self) -> None:
+        tick = 0
         while not self._done.wait(self.every):
-            rss = tree_rss(self.pid)
+            parents = _tree(self.pid)
+            now = time.time()
+            self.load.append(os.getloadavg()[0])
+            if tick % self.pss_ticks == 0:
+                # One pass over smaps_rollup gives both numbers for the same instant.
+                split = [(p, _rss(p), _pss(p)) for p in parents]
+                for p, _r, _ps in split:
+                    if p not in self.roles:
+                        self.roles[p] = _role(p, parents[p], self.pid)
+                rss, pss = sum(r for _p, r, _ps in split), sum(ps for _p, _r, ps in split)
+                self.pss_series.append((now, pss, [x for x in split if x[1]]))
+                self.peak_pss = max(self.peak_pss, pss)
+            else:
+                rss = sum(_rss(p) for p in parents)
             self.peak = max(self.peak, rss)
-            self.series.append((time.time(), rss))
+            self.series.append((now, rss))
+            tick += 1
 
     def stop(self) -> None:
         self._done.set()
         self.join()
+
+    def breakdown(self, lo: float, hi: float) -> list[dict]:
+        """The processes at the highest PSS sample in [lo, hi], largest first."""
+        window = [s for s in self.pss_series if lo <= s[0] <= hi]
+        if not window:
+            return []
+        _t, _total, split = max(window, key=lambda s: s[1])
+        return [{"pid": p, "role": self.roles.get(p, "?"), "rss_mb": round(r / 2**20), "pss_mb": round(ps / 2**20)}
+                for p, r, ps in sorted(split, key=lambda x: -x[2])]
 
 
 def stage_seconds(dagster_home: Path) -> tuple[dict[str, float], dict[str, float], dict[str, tuple[float, float]]]:
@@ -133,11 +222,17 @@ def run_size(corpus: Path, n: int, samples: int, workers: int, extra_args: list[
         print(err[-3000:], file=sys.stderr)
     stages, steps, spans = stage_seconds(home / "dagster")
     peak_by_stage: dict[str, int] = {}
+    pss_by_stage: dict[str, int] = {}
+    pss_window: dict[str, tuple[float, float]] = {}  # the step span holding each stage's PSS peak
     for key, (lo, hi) in spans.items():
         stage = STAGES.get(key, "checks")
         peak = max((b for t, b in sampler.series if lo <= t <= hi), default=0)
         peak_by_stage[stage] = max(peak_by_stage.get(stage, 0), peak)
+        pss = max((b for t, b, _s in sampler.pss_series if lo <= t <= hi), default=0)
+        if pss >= pss_by_stage.get(stage, -1):
+            pss_by_stage[stage], pss_window[stage] = pss, (lo, hi)
     counts = _counts(home)
+    t0 = sampler.series[0][0] if sampler.series else 0.0
     return {
         "n": n,
         "samples": samples,
@@ -146,7 +241,12 @@ def run_size(corpus: Path, n: int, samples: int, workers: int, extra_args: list[
         "wall_seconds": round(wall, 1),
         "peak_rss_mb": round(sampler.peak / 2**20),
         "peak_rss_mb_by_stage": {k: round(v / 2**20) for k, v in peak_by_stage.items()},
-        "rss_series_mb": [(round(t - sampler.series[0][0], 1), round(b / 2**20)) for t, b in sampler.series[:: max(1, len(sampler.series) // 60)]],
+        "peak_pss_mb": round(sampler.peak_pss / 2**20),
+        "peak_pss_mb_by_stage": {k: round(v / 2**20) for k, v in pss_by_stage.items()},
+        "processes_at_stage_pss_peak": {k: sampler.breakdown(lo, hi) for k, (lo, hi) in pss_window.items()},
+        "rss_series_mb": [(round(t - t0, 1), round(b / 2**20)) for t, b in sampler.series[:: max(1, len(sampler.series) // 60)]],
+        "pss_series_mb": [(round(t - t0, 1), round(b / 2**20)) for t, b, _s in sampler.pss_series[:: max(1, len(sampler.pss_series) // 60)]],
+        "load_during": [round(min(sampler.load), 2), round(max(sampler.load), 2)] if sampler.load else [],
         "stages_seconds": {k: round(v, 1) for k, v in stages.items()},
         "steps_seconds": {k: round(v, 1) for k, v in sorted(steps.items())},
         "counts": counts,
@@ -168,8 +268,9 @@ def _counts(home: Path) -> dict:
 
 def table(results: list[dict]) -> str:
     order = ["ingest", "curation", "sampling", "load", "checks", "exports"]
-    head = "| programs in | kept | sequences | wall s | " + " | ".join(order) + " | seq/s | peak RSS MB | workers | load |"
+    head = "| programs in | kept | sequences | wall s | " + " | ".join(order) + " | seq/s | peak RSS MB | peak PSS MB | workers | load |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    memory = []
     for r in results:
         stages = r["stages_seconds"]
         total = sum(stages.values()) or 1.0
@@ -177,9 +278,20 @@ def table(results: list[dict]) -> str:
         seqs = r["counts"].get("edit_sequences", 0)
         lines.append(
             f"| {r['n']:,} | {r['counts'].get('programs', 0):,} | {seqs:,} | {r['wall_seconds']:.0f} | {cells} | "
-            f"{seqs / r['wall_seconds']:.0f} | {r['peak_rss_mb']:,} | {r['workers']} | {r['load_before'][0]:.1f} |"
+            f"{seqs / r['wall_seconds']:.0f} | {r['peak_rss_mb']:,} | {r.get('peak_pss_mb', 0):,} | {r['workers']} | {_load(r)} |"
         )
+        rss, pss = r["peak_rss_mb_by_stage"], r.get("peak_pss_mb_by_stage", {})
+        memory.append(f"| {r['n']:,} | {r['workers']} | " + " | ".join(f"{rss.get(s, 0):,} / {pss.get(s, 0):,}" for s in order)
+                      + f" | {r['peak_rss_mb']:,} / {r.get('peak_pss_mb', 0):,} |")
+    head = "| programs in | workers | " + " | ".join(order) + " | whole run |"
+    lines += ["", "Peak memory of the process tree, RSS / PSS (MB):", "", head, "|" + "---|" * (head.count("|") - 1), *memory]
     return "\n".join(lines)
+
+
+def _load(result: dict) -> str:
+    """The 1-minute load average while the run went on (min-max), else before it."""
+    during = result.get("load_during")
+    return f"{during[0]:.1f}-{during[1]:.1f}" if during else f"{result['load_before'][0]:.1f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"materializing {n:,} programs with {workers} worker(s) (load {os.getloadavg()[0]:.1f}) ...", file=sys.stderr)
             result = run_size(args.corpus, n, args.samples, workers, [])
             results.append(result)
-            print(json.dumps({k: result[k] for k in ("n", "workers", "wall_seconds", "peak_rss_mb", "stages_seconds")}), file=sys.stderr)
+            print(json.dumps({k: result[k] for k in ("n", "workers", "wall_seconds", "peak_rss_mb", "peak_pss_mb", "stages_seconds")}), file=sys.stderr)
             if not args.keep:
                 subprocess.run(["rm", "-rf", result["home"]], check=False)
     report = {
