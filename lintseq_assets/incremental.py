@@ -6,61 +6,192 @@ sampled programs, the warehouse still holds its `samples` sequences. Seeds deriv
 (program_id, sample index, seed), so re-sampling a done program would give the very same
 bytes: skipping it is exact, not an approximation (datatrove's "completed work is marked").
 
+The plan is computed inside DuckDB and never held in Python: the done set is a temp table,
+the programs to sample (with their text) are copied, ordered by program_id, into a scratch
+Parquet file that `SamplingPlan.todo()` reads back a small batch at a time, and the skipped
+programs stream straight into their staging shards. Memory is flat in the number of
+programs; the file is also a consistent snapshot, so no warehouse connection stays open
+while the workers sample.
+
 The loader must then leave done programs' rows alone: `kept_scope` turns the staged list of
-skipped programs into the merge scope that excludes them.
+skipped programs into the merge scope that excludes them, and `provenance_refresh` brings
+their provenance columns (source record, revision, row) up to date when only those moved.
 """
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
-from .staging import StagedPartition, write_partition
+from .staging import ShardWriter, StagedPartition, partition_dir
 
 LEDGER_TABLE = "sampling_ledger"
 SKIPS_TABLE = "sequence_skips"  # staging only: programs the sampler skipped, per config_hash
-SKIP_SCHEMA = {"program_id": pl.String, "record_id": pl.String}
+TODO_TABLE = "sampling_todo"  # scratch only: the programs to sample, with their text
+PROVENANCE = ("record_id", "source", "source_revision", "source_row")  # copied from `programs` onto every sequence
+SKIP_SCHEMA = {
+    "program_id": pl.String,
+    "record_id": pl.String,
+    "source": pl.String,
+    "source_revision": pl.String,
+    "source_row": pl.Int64,
+    "outcome": pl.String,
+}
 LEDGER_SCHEMA = {"program_id": pl.String, "config_hash": pl.String, "seed": pl.Int64, "samples": pl.Int32, "outcome": pl.String}
+
+SKIP_SHARD_ROWS = 25_000  # ids and provenance only: about a MB per shard
+TODO_ROW_GROUP = "1MB"  # row groups of the scratch file: what one read holds in memory at most
+TODO_BATCH_ROWS = 256
+PLAN_MEMORY_LIMIT = "256MB"  # DuckDB's cap while it sorts the programs to sample (it spills beyond)
+
+
+class ProgramRow(NamedTuple):
+    """A program to sample, with the provenance its sequences carry."""
+
+    program_id: str
+    record_id: str
+    source: str | None
+    source_revision: str | None
+    source_row: int | None
+    program: str | None
+
+
+TODO_COLUMNS = ProgramRow._fields
+
+
+class SamplingFingerprint:
+    """A content hash of a config's sampling result: per program, its provenance and outcome.
+
+    Order-independent (XOR of per-program sha256 digests, plus the count), so a run that samples
+    everything and an incremental re-run that skips everything report the same value: both stand
+    for the same rows, as sequences are a pure function of (program_id, config, samples, seed).
+    """
+
+    def __init__(self, config_hash: str, samples: int, seed: int) -> None:
+        self._head = f"{config_hash}\x1f{samples}\x1f{seed}"
+        self._xor = 0
+        self.programs = 0
+
+    def add(self, program_id: str, record_id, source, source_revision, source_row, outcome: str) -> None:
+        fields = (program_id, record_id, source, source_revision, source_row, outcome)
+        text = "\x1f".join("\x00" if f is None else str(f) for f in fields)
+        self._xor ^= int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), "big")
+        self.programs += 1
+
+    def hexdigest(self) -> str:
+        return hashlib.sha256(f"{self._head}\x1f{self.programs}\x1f{self._xor:064x}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class SamplingPlan:
-    """Programs to sample now, and programs whose sequences stay exactly as they are."""
+    """Programs to sample now (a scratch Parquet file), and the staged programs that stay as they are."""
 
-    todo: list[tuple[str, str, str, str]]  # (program_id, record_id, source, program)
-    kept: list[tuple[str, str]]  # (program_id, record_id)
+    todo_path: Path
+    n_todo: int
+    kept: StagedPartition
+    fingerprint: SamplingFingerprint  # holds the kept programs; the caller adds the sampled ones
 
     @property
     def skipped(self) -> int:
-        return len(self.kept)
+        return self.kept.rows
+
+    def todo(self, batch_rows: int = TODO_BATCH_ROWS) -> Iterator[ProgramRow]:
+        """The programs to sample in program_id order, read lazily, `batch_rows` at a time."""
+        handle = pq.ParquetFile(self.todo_path)
+        try:
+            for batch in handle.iter_batches(batch_size=batch_rows, columns=list(TODO_COLUMNS), use_threads=False):
+                columns = [batch.column(name).to_pylist() for name in TODO_COLUMNS]
+                for values in zip(*columns, strict=True):
+                    yield ProgramRow(*values)
+        finally:
+            handle.close()
+
+    def discard(self) -> None:
+        """Remove the scratch file (the staged skips stay for the loader)."""
+        shutil.rmtree(self.todo_path.parent, ignore_errors=True)
 
 
 def _has_table(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0])
 
 
-def plan_sampling(conn: duckdb.DuckDBPyConnection, config_hash: str, samples: int, seed: int, *, incremental: bool = True) -> SamplingPlan:
-    """Split `programs` into todo and kept for this config; `incremental=False` samples everything."""
-    rows = conn.execute("SELECT program_id, record_id, source, program FROM programs ORDER BY program_id").fetchall()
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_DONE = "_sampling_done"
+
+
+def _mark_done(conn: duckdb.DuckDBPyConnection, config_hash: str, samples: int, seed: int, incremental: bool) -> None:
+    """Temp table of the done programs of this (config, samples, seed) with their ledger outcome."""
     if not incremental or not _has_table(conn, LEDGER_TABLE):
-        return SamplingPlan(rows, [])
-    done = {
-        pid
-        for (pid,) in conn.execute(
-            f"""SELECT l.program_id FROM {LEDGER_TABLE} l
-                WHERE l.config_hash = ? AND l.samples = ? AND l.seed = ?
-                  AND (l.outcome <> 'sampled' OR
-                       (SELECT count(*) FROM edit_sequences s
-                        WHERE s.program_id = l.program_id AND s.config_hash = l.config_hash AND s.sample_index < ?) = ?)""",
-            [config_hash, samples, seed, samples, samples],
-        ).fetchall()
-    }
-    todo = [r for r in rows if r[0] not in done]
-    kept = [(r[0], r[1]) for r in rows if r[0] in done]
-    return SamplingPlan(todo, kept)
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {_DONE} (program_id VARCHAR, outcome VARCHAR)")
+        return
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_DONE} AS
+            SELECT l.program_id, l.outcome
+            FROM {LEDGER_TABLE} l
+            LEFT JOIN (SELECT program_id, count(*) AS n FROM edit_sequences
+                       WHERE config_hash = ? AND sample_index < ? GROUP BY program_id) s USING (program_id)
+            WHERE l.config_hash = ? AND l.samples = ? AND l.seed = ?
+              AND (l.outcome <> 'sampled' OR coalesce(s.n, 0) = ?)""",
+        [config_hash, samples, config_hash, samples, seed, samples],
+    )
+
+
+def plan_sampling(
+    conn: duckdb.DuckDBPyConnection,
+    staging_root: Path,
+    config_hash: str,
+    samples: int,
+    seed: int,
+    *,
+    incremental: bool = True,
+) -> SamplingPlan:
+    """Split `programs` into todo and kept for this config; `incremental=False` samples everything.
+
+    Stages the kept programs (`SKIPS_TABLE`, partition `config_hash`) and writes the todo set to a
+    scratch file under staging; Python holds one batch of either at a time.
+    """
+    _mark_done(conn, config_hash, samples, seed, incremental)
+    fingerprint = SamplingFingerprint(config_hash, samples, seed)
+    writer = ShardWriter(staging_root, SKIPS_TABLE, config_hash)
+    reader = conn.sql(
+        f"""SELECT p.program_id, p.record_id, p.source, p.source_revision, p.source_row, d.outcome
+            FROM programs p JOIN {_DONE} d USING (program_id) ORDER BY p.program_id"""
+    ).to_arrow_reader(SKIP_SHARD_ROWS)
+    for batch in reader:
+        frame = pl.from_arrow(batch).cast(SKIP_SCHEMA)
+        for row in frame.iter_rows():
+            fingerprint.add(*row)
+        writer.write(frame)
+    kept = writer.seal()
+
+    todo_path = partition_dir(staging_root, TODO_TABLE, config_hash) / "todo.parquet"
+    todo_path.parent.mkdir(parents=True, exist_ok=True)
+    # Sorting every program's text is the one big job here: DuckDB does it under a small cap
+    # (spilling beyond it), so this step's peak does not grow with the corpus either.
+    limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    conn.execute(f"SET memory_limit = {_literal(PLAN_MEMORY_LIMIT)}")
+    try:
+        n_todo = conn.execute(
+            f"""COPY (SELECT {", ".join("p." + c for c in TODO_COLUMNS)}
+                      FROM programs p ANTI JOIN {_DONE} d USING (program_id) ORDER BY p.program_id)
+                TO {_literal(str(todo_path))}
+                (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 2048, ROW_GROUP_SIZE_BYTES {_literal(TODO_ROW_GROUP)})"""
+        ).fetchone()[0]
+    finally:
+        conn.execute(f"SET memory_limit = {_literal(limit)}")
+        conn.execute(f"DROP TABLE {_DONE}")
+    return SamplingPlan(todo_path, n_todo, kept, fingerprint)
 
 
 def ledger_frame(entries: list[tuple[str, str]], config_hash: str, samples: int, seed: int) -> pl.DataFrame:
@@ -71,20 +202,28 @@ def ledger_frame(entries: list[tuple[str, str]], config_hash: str, samples: int,
     )
 
 
-def stage_plan(staging_root: Path, config_hash: str, plan: SamplingPlan, ledger: pl.DataFrame) -> tuple[StagedPartition, StagedPartition]:
-    """Stage the skipped programs and the new ledger rows beside the config's sequence shards."""
-    skips = write_partition(staging_root, SKIPS_TABLE, config_hash, [pl.DataFrame(plan.kept, schema=SKIP_SCHEMA, orient="row")])
-    ledger_part = write_partition(staging_root, LEDGER_TABLE, config_hash, [ledger])
-    return skips, ledger_part
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def kept_scope(skips: StagedPartition, column: str, alias: str = "t") -> str:
     """A SQL condition true for rows NOT belonging to a skipped program (`column`: program_id or record_id)."""
     if not skips.shards:
         return "true"
     files = ", ".join(_literal(str(p)) for p in skips.shards)
     return f"{alias}.{column} NOT IN (SELECT {column} FROM read_parquet([{files}]))"
+
+
+def provenance_refresh(skips: StagedPartition, config_hash: str) -> str:
+    """Rows of skipped programs whose provenance moved (a re-read source, a new revision, another
+    kept duplicate), with the staged provenance: a SELECT for `merge` into `edit_sequences`.
+
+    The sequences themselves are unchanged (they depend on the program text only), so only these
+    columns, and the rows' run_id, are updated; rows whose provenance is unchanged are not incoming.
+    """
+    if not skips.shards:
+        return "SELECT * FROM edit_sequences WHERE false"
+    files = ", ".join(_literal(str(p)) for p in skips.shards)
+    old = ", ".join(f"s.{c}" for c in PROVENANCE)
+    new = ", ".join(f"k.{c}" for c in PROVENANCE)
+    return (
+        f"SELECT s.* EXCLUDE ({', '.join(PROVENANCE)}), {new} "
+        f"FROM edit_sequences s JOIN read_parquet([{files}]) k ON s.program_id = k.program_id "
+        f"WHERE s.config_hash = {_literal(config_hash)} AND ({old}) IS DISTINCT FROM ({new})"
+    )

@@ -77,8 +77,18 @@ TABLES: dict[str, str] = {
             config_hash  VARCHAR NOT NULL,
             n_edits      INTEGER NOT NULL,
             edit_path    VARCHAR[] NOT NULL,
+            -- provenance, copied from `programs` when sampled (refreshed by the loader if it moves)
+            record_id       VARCHAR,               -- the program's kept source record
+            source          VARCHAR,
+            source_revision VARCHAR,
+            source_row      BIGINT,
             run_id       VARCHAR
-        )""",
+        );
+        -- warehouses made before the provenance columns get them (NULL until the next load)
+        ALTER TABLE edit_sequences ADD COLUMN IF NOT EXISTS record_id VARCHAR;
+        ALTER TABLE edit_sequences ADD COLUMN IF NOT EXISTS source VARCHAR;
+        ALTER TABLE edit_sequences ADD COLUMN IF NOT EXISTS source_revision VARCHAR;
+        ALTER TABLE edit_sequences ADD COLUMN IF NOT EXISTS source_row BIGINT""",
     "sampler_configs": """
         CREATE TABLE IF NOT EXISTS sampler_configs (
             config_hash VARCHAR PRIMARY KEY,       -- what a config_hash stands for

@@ -2,13 +2,17 @@
 
 Sampling (`sample_many`, the same function `lintseq sample` uses) runs in worker processes
 and writes Parquet shards under `staging/edit_sequences/<config_hash>/`; it holds no
-warehouse lock, so it is outside the `warehouse` pool. The loader is a separate step in the
-pool of one: it merges the sealed shard set into `edit_sequences`, scoped to the config
-hash, so a reload is a no-op and sequences of other configs are never touched.
+warehouse lock, so it is outside the `warehouse` pool. The programs to sample are planned in
+DuckDB and read back from a scratch file a batch at a time (`lintseq_assets.incremental`), so
+the step's memory does not grow with the corpus. Every sequence carries its program's
+provenance (source record, source, revision, row). The loader is a separate step in the pool
+of one: it merges the sealed shard set into `edit_sequences`, scoped to the config hash, so a
+reload is a no-op and sequences of other configs are never touched.
 """
 
 import json
 import time
+from collections import Counter, deque
 
 import polars as pl
 from dagster import (
@@ -26,11 +30,13 @@ from lintseq_assets.core import SamplerConfig
 from lintseq_assets.executors import make_executor
 from lintseq_assets.incremental import (
     LEDGER_TABLE,
+    PROVENANCE,
     SKIPS_TABLE,
+    ProgramRow,
     kept_scope,
     ledger_frame,
     plan_sampling,
-    stage_plan,
+    provenance_refresh,
 )
 from lintseq_assets.sequences import ProgramInput, sample_many
 from lintseq_assets.staging import ShardWriter, read_partition, write_partition
@@ -38,7 +44,7 @@ from resources.merge import parquet_select, table_fingerprint
 from resources.settings import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
 
-from .metadata import counts_table, histogram, histogram_from_counts, preview
+from .metadata import counts_table, histogram_from_counts, preview
 from .programs import programs
 from .rejects import reasons, rejects_frame, stage_rejects
 
@@ -50,6 +56,10 @@ SEQUENCE_SCHEMA = {
     "config_hash": pl.String,
     "n_edits": pl.Int32,
     "edit_path": pl.List(pl.String),
+    "record_id": pl.String,
+    "source": pl.String,
+    "source_revision": pl.String,
+    "source_row": pl.Int64,
 }
 _DEFAULT = SamplerConfig()
 
@@ -71,7 +81,7 @@ class SamplingConfig(Config):
         return SamplerConfig(linter=self.linter, indent_bias=self.indent_bias, max_lines=self.max_lines, max_bytes=self.max_bytes)
 
 
-def _sequence_rows(result) -> list[dict]:
+def _sequence_rows(result, origin: ProgramRow) -> list[dict]:
     return [
         {
             "sequence_id": s.sequence_id,
@@ -81,6 +91,10 @@ def _sequence_rows(result) -> list[dict]:
             "config_hash": s.config_hash,
             "n_edits": s.n_edits,
             "edit_path": list(s.edit_path),
+            "record_id": origin.record_id,
+            "source": origin.source,
+            "source_revision": origin.source_revision,
+            "source_row": origin.source_row,
         }
         for s in result.sequences
     ]
@@ -89,7 +103,7 @@ def _sequence_rows(result) -> list[dict]:
 @asset(
     deps=[programs],
     group_name="sequences",
-    code_version="1",
+    code_version="2",
     kinds={"parquet", "python"},
     description="LintSeq samples of every program, staged as Parquet shards by parallel workers.",
 )
@@ -104,46 +118,70 @@ def edit_sequence_shards(
     config_hash = sampler.config_hash()
     workers = config.workers or lintseq_settings.workers
     executor = make_executor(config.executor, workers, config.ray_address)
-    with warehouse.read_connection() as conn:
-        plan = plan_sampling(conn, config_hash, config.samples, config.seed, incremental=config.incremental)
-    todo = plan.todo
-    context.log.info(f"config {config_hash}: {len(todo)} programs to sample, {plan.skipped} already sampled (skipped)")
-    outcomes: list[tuple[str, str]] = []
-    known = {record_id: (program_id, source) for program_id, record_id, source, _ in todo}
-    items = (ProgramInput(record_id, program) for _, record_id, _, program in todo)
-
     staging = lintseq_settings.staging_dir
+    with warehouse.read_connection() as conn:
+        plan = plan_sampling(conn, staging, config_hash, config.samples, config.seed, incremental=config.incremental)
+    n_todo = plan.n_todo
+    context.log.info(f"config {config_hash}: {n_todo} programs to sample, {plan.skipped} already sampled (skipped)")
+
+    # Results come back in input order, so the provenance of the programs in flight waits in a
+    # queue (bounded by the executor's chunks in flight) instead of a map of every program.
+    in_flight: deque[ProgramRow] = deque()
+
+    def inputs():
+        for row in plan.todo():
+            in_flight.append(row._replace(program=None))
+            yield ProgramInput(row.record_id, row.program)
+
     writer = ShardWriter(staging, "edit_sequences", config_hash)
+    ledger = ShardWriter(staging, LEDGER_TABLE, config_hash)
+    fingerprint = plan.fingerprint
     rejects: list[dict] = []
     batch: list[dict] = []
+    outcomes: list[tuple[str, str]] = []
     n_programs = 0
-    edits: list[int] = []
-    for n_done, result in enumerate(sample_many(items, config=sampler, samples=config.samples, seed=config.seed, executor=executor), start=1):
-        expected_id, source = known[result.record_id]
-        if result.rejected:
-            rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": result.reject_reason, "detail": result.reject_detail})
-            outcomes.append((expected_id, result.reject_reason))
-        elif result.program_id != expected_id:  # curation and the engine disagree on the text
-            rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": "program_changed", "detail": f"engine id {result.program_id} != {expected_id}"})
-        else:
-            n_programs += 1
-            outcomes.append((expected_id, "sampled"))
-            rows = _sequence_rows(result)
-            edits.extend(r["n_edits"] for r in rows)
-            batch.extend(rows)
-        if n_done % config.shard_programs == 0:
-            writer.write(pl.DataFrame(batch, schema=SEQUENCE_SCHEMA))
-            batch = []
-            context.log.info(f"sampled {n_done}/{len(todo)} programs")
+    edit_counts: Counter[int] = Counter()
+    try:
+        results = sample_many(inputs(), config=sampler, samples=config.samples, seed=config.seed, executor=executor)
+        for n_done, result in enumerate(results, start=1):
+            origin = in_flight.popleft()
+            if origin.record_id != result.record_id:
+                raise RuntimeError(f"sampler results out of order: {result.record_id} where {origin.record_id} was expected")
+            expected_id, source = origin.program_id, origin.source
+            if result.rejected:
+                rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": result.reject_reason, "detail": result.reject_detail})
+                outcomes.append((expected_id, result.reject_reason))
+                outcome = result.reject_reason
+            elif result.program_id != expected_id:  # curation and the engine disagree on the text
+                rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": "program_changed", "detail": f"engine id {result.program_id} != {expected_id}"})
+                outcome = "program_changed"
+            else:
+                n_programs += 1
+                outcomes.append((expected_id, "sampled"))
+                outcome = "sampled"
+                rows = _sequence_rows(result, origin)
+                edit_counts.update(r["n_edits"] for r in rows)
+                batch.extend(rows)
+            fingerprint.add(expected_id, origin.record_id, origin.source, origin.source_revision, origin.source_row, outcome)
+            if n_done % config.shard_programs == 0:
+                writer.write(pl.DataFrame(batch, schema=SEQUENCE_SCHEMA))
+                ledger.write(ledger_frame(outcomes, config_hash, config.samples, config.seed))
+                batch, outcomes = [], []
+                context.log.info(f"sampled {n_done}/{n_todo} programs")
+    finally:
+        plan.discard()
     writer.write(pl.DataFrame(batch, schema=SEQUENCE_SCHEMA))
+    ledger.write(ledger_frame(outcomes, config_hash, config.samples, config.seed))
     staged = writer.seal()
+    ledger.seal()
     rejects_df = rejects_frame(rejects, "edit_sequences")
     stage_rejects(staging, "edit_sequences", rejects_df)
-    stage_plan(staging, config_hash, plan, ledger_frame(outcomes, config_hash, config.samples, config.seed))
     described = sampler.describe()
     write_partition(staging, "sampler_configs", config_hash, [pl.DataFrame([{"config_hash": config_hash, "description": json.dumps(described, sort_keys=True)}])])
     seconds = time.perf_counter() - started
+    version = fingerprint.hexdigest()
     return MaterializeResult(
+        data_version=DataVersion(version),
         metadata={
             "config_hash": config_hash,
             "sampler_config": MetadataValue.json(described),
@@ -151,18 +189,19 @@ def edit_sequence_shards(
             "seed": config.seed,
             "workers": workers,
             "executor": config.executor,
-            "programs_in": len(todo) + plan.skipped,
+            "programs_in": n_todo + plan.skipped,
             "programs_skipped": plan.skipped,
-            "programs_to_sample": len(todo),
+            "programs_to_sample": n_todo,
             "programs_sampled": n_programs,
             "sequences_staged": staged.rows,
             "shards": len(staged.shards),
             "staging_dir": MetadataValue.path(str(staged.folder)),
             "rejects": rejects_df.height,
             "rejects_by_reason": counts_table(reasons(rejects_df)),
-            "edits_per_sequence": histogram(edits, "edits"),
+            "edits_per_sequence": histogram_from_counts(edit_counts, "edits"),
+            "sampling_fingerprint": version,
             "sampling_seconds": round(seconds, 2),
-            "programs_per_second": round(len(todo) / seconds, 1) if seconds else 0.0,
+            "programs_per_second": round(n_todo / seconds, 1) if seconds else 0.0,
         }
     )
 
@@ -179,7 +218,7 @@ def staged_config_hash(context: AssetExecutionContext) -> str:
     deps=[edit_sequence_shards],
     pool=WAREHOUSE_POOL,
     group_name="sequences",
-    code_version="1",
+    code_version="2",
     kinds={"duckdb"},
     description="Edit sequences in the warehouse (one row per sample), loaded from the staged shards by one writer.",
 )
@@ -206,6 +245,8 @@ def edit_sequences(
         scope_sql=f"t.config_hash = ? AND {kept_scope(skips, 'program_id')}",
         scope_params=[config_hash],
     )
+    # Their provenance follows `programs` (as staged): a re-read source may move a record's row.
+    refreshed = warehouse.merge("edit_sequences", provenance_refresh(skips, config_hash), run_id=run_id)
     warehouse.merge("rejects", parquet_select(rejected.shards, "rejects"), run_id=run_id, scope_sql=f"t.asset = 'edit_sequences' AND {kept_scope(skips, 'record_id')}")
     warehouse.merge(LEDGER_TABLE, parquet_select(ledger.shards, LEDGER_TABLE), run_id=run_id)
     with warehouse.read_connection() as conn:
@@ -224,13 +265,14 @@ def edit_sequences(
             params=[config_hash],
         ).pl()
         by_reason = dict(conn.execute("SELECT reason, count(*) FROM rejects WHERE asset = 'edit_sequences' GROUP BY reason").fetchall())
-        version = table_fingerprint(conn, "edit_sequences", ("sequence_id", "config_hash"))
+        version = table_fingerprint(conn, "edit_sequences", ("sequence_id", "config_hash", *PROVENANCE))
     return MaterializeResult(
         data_version=DataVersion(version),
         metadata={
             "dagster/row_count": total,
             "config_hash": config_hash,
             "programs_skipped": skips.rows,
+            "provenance_refreshed": refreshed.updated,
             "sequences_for_config": this_config[0],
             "programs_for_config": this_config[1],
             "edits_rows": sum(added_counts.values()),
