@@ -6,7 +6,8 @@
     lintseq lineage SEQUENCE_ID|PROGRAM_ID
     lintseq ui [--port 3000]
 
-`materialize` runs the same `materialize_all` job the UI launches, in this process, on the
+`materialize` registers the sources as partitions and runs the same jobs the UI launches
+(`ingest_source` once per partition, then `materialize_downstream`), in this process, on the
 same Dagster instance ($LINTSEQ_HOME/dagster), so its runs appear in the UI's history.
 `sql` opens the warehouse read-only and accepts only reading statements.
 """
@@ -39,14 +40,12 @@ EXAMPLE_QUERIES = (
 
 def _run_config(args: argparse.Namespace) -> dict:
     ops: dict = {}
-    if args.sources:
-        ops["raw_instructions"] = {"config": {"sources_file": str(Path(args.sources).resolve())}}
     placement = {k: v for k, v in {"workers": args.workers, "executor": args.executor, "ray_address": args.ray_address}.items() if v is not None}
     sampling = {k: v for k, v in {"samples": args.samples, "seed": args.seed}.items() if v is not None} | placement
     if sampling:
         ops["edit_sequence_shards"] = {"config": sampling}
     if placement:  # curation's per-record steps run on the same executor as sampling
-        ops["programs"] = {"config": placement}
+        ops["source_programs"] = {"config": placement}
     if args.export_name:
         ops["training_exports"] = {"config": {"export": {"name": args.export_name}}}
     config: dict = {"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "WARNING"}}}}
@@ -62,12 +61,13 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     settings = load_settings()
     # Children (sampling workers) resolve the same places as this process.
     os.environ.update({k: v for k, v in platform_environment(settings).items() if k.startswith("LINTSEQ_")})
-    print(f"lintseq: materializing every asset (LINTSEQ_HOME={settings.home}, sources={settings.sources_file})", file=sys.stderr)
+    sources = Path(args.sources).resolve() if args.sources else settings.sources_file
+    print(f"lintseq: materializing every asset (LINTSEQ_HOME={settings.home}, sources={sources})", file=sys.stderr)
     started = time.perf_counter()
-    result = materialize_all(settings, _run_config(args), log=lambda line: print(line, file=sys.stderr))
+    result = materialize_all(settings, _run_config(args), log=lambda line: print(line, file=sys.stderr), sources_file=sources)
     elapsed = time.perf_counter() - started
     if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        failed = result.failed_steps()
         print(f"lintseq: run {result.run_id} FAILED at {', '.join(failed) or 'a check or step'} after {elapsed:.0f}s; "
               f"see `lintseq ui` or {settings.dagster_home}", file=sys.stderr)
         return 1

@@ -7,12 +7,20 @@ settings are read once (`lintseq_assets.settings`) and handed to the resources, 
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    define_asset_job,
+    in_process_executor,
+)
 
 from checks import CheckSettings, build_asset_checks
 from lintseq_assets.assets import ALL_ASSETS
 from lintseq_assets.assets.sequences import SamplingConfig
-from lintseq_assets.partitions import build_source_job
+from lintseq_assets.materialize import DOWNSTREAM_JOB
+from lintseq_assets.partitions import PARTITIONED_ASSETS, SOURCE_JOB, build_source_job
 from lintseq_assets.schedules import build_hub_schedule
 from lintseq_assets.sensors import build_incoming_sensor
 from lintseq_assets.settings import PlatformSettings, load_settings
@@ -20,15 +28,25 @@ from resources.gx import GXResource
 from resources.settings import SettingsResource
 from resources.warehouse import WarehouseResource
 
-ALL_JOB = "materialize_all"
-
 # In-process execution for every job, including the UI's "Materialize all": the steps are a
 # chain anyway, the sampler brings its own worker processes, and one process per run keeps
 # DuckDB's one-writer-per-file rule simple (the `warehouse` pool still guards across runs).
-materialize_all = define_asset_job(
-    ALL_JOB,
-    selection=AssetSelection.all(),
-    description="Every asset, sources to exports, with their checks.",
+# The graph is two jobs (docs/incremental.md): `ingest_source`, partitioned by source, and
+# this one, the global steps after it, which declarative automation also launches by itself.
+materialize_downstream = define_asset_job(
+    DOWNSTREAM_JOB,
+    selection=AssetSelection.all() - AssetSelection.assets(*PARTITIONED_ASSETS),
+    description="The global steps over every source partition: de-dup, sampling, load, checks, exports.",
+)
+
+# Evaluates the assets' automation conditions (downstream follows new partitions, never past
+# a failed blocking check); on by default so a drop or a backfill flows through unattended.
+automation_sensor = AutomationConditionSensorDefinition(
+    "lintseq_automation",
+    target=AssetSelection.all(),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Runs the global steps when source partitions changed, and never past a failed blocking check.",
 )
 
 
@@ -47,9 +65,9 @@ def build_definitions(settings: PlatformSettings | None = None, check_settings: 
     return Definitions(
         assets=ALL_ASSETS,
         asset_checks=build_asset_checks(check_settings),
-        jobs=[materialize_all, build_source_job(settings)],
-        sensors=[build_incoming_sensor(settings, ALL_JOB)],  # docs/incremental.md
-        schedules=[build_hub_schedule(settings, ALL_JOB)],
+        jobs=[materialize_downstream, build_source_job()],
+        sensors=[build_incoming_sensor(settings, SOURCE_JOB), automation_sensor],  # docs/incremental.md
+        schedules=[build_hub_schedule(settings, SOURCE_JOB)],
         executor=in_process_executor,
         resources={
             "warehouse": WarehouseResource(database=str(settings.warehouse_path)),

@@ -1,28 +1,120 @@
 """Materialize the whole graph in this process: what `lintseq materialize` (and `make run`) do.
 
-One function, so the command, scripts and tests run the graph the same way: on the shared
-instance in DAGSTER_HOME (runs show in the UI), after recovering runs whose process was
-killed (their pool slots would otherwise block this run for ever), tagged with this process.
+The graph is two jobs: `ingest_source`, partitioned by source (raw_instructions and
+source_programs for one partition), and `materialize_downstream` (the global steps: programs,
+sampling, load, checks, exports). `run_graph` registers the sources file's partitions, runs
+the ingest job once per partition, then the downstream job once, on the shared instance in
+DAGSTER_HOME (runs show in the UI), after recovering runs whose process was killed (their
+pool slots would otherwise block this run for ever), tagged with this process. If a
+partition fails, the downstream run is not started: it would curate a partial corpus.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from dagster import DagsterInstance, ExecuteInProcessResult
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
 from .instance import prepare_dagster_home, recover_dead_runs, run_tags
+from .partitions import PARTITIONED_ASSETS, SOURCE_JOB, register_sources
 from .settings import PlatformSettings
 
+DOWNSTREAM_JOB = "materialize_downstream"
 
-def materialize_all(settings: PlatformSettings, run_config: dict | None = None, check_settings=None, log=print) -> ExecuteInProcessResult:
-    """Run `materialize_all` in-process; returns Dagster's result (never raises on step failure)."""
-    from .definitions import ALL_JOB, build_definitions
+
+@dataclass
+class GraphResult:
+    """The runs one `run_graph` call made, read like one Dagster result."""
+
+    runs: list[ExecuteInProcessResult] = field(default_factory=list)
+    partitions: list[str] = field(default_factory=list)
+    stopped_before_downstream: bool = False
+
+    @property
+    def success(self) -> bool:
+        return bool(self.runs) and all(r.success for r in self.runs) and not self.stopped_before_downstream
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [r.run_id for r in self.runs]
+
+    @property
+    def run_id(self) -> str:
+        """The last run's id (the downstream run when it ran)."""
+        return self.runs[-1].run_id if self.runs else ""
+
+    @property
+    def all_events(self) -> list:
+        return [event for r in self.runs for event in r.all_events]
+
+    def get_asset_materialization_events(self) -> list:
+        return [event for r in self.runs for event in r.get_asset_materialization_events()]
+
+    def get_asset_check_evaluations(self) -> list:
+        return [evaluation for r in self.runs for evaluation in r.get_asset_check_evaluations()]
+
+    def failed_steps(self) -> list[str]:
+        return [e.step_key for e in self.all_events if e.is_step_failure]
+
+
+def split_run_config(run_config: dict | None) -> tuple[dict, dict]:
+    """(ingest job config, downstream job config): each job only accepts its own ops."""
+    run_config = dict(run_config or {})
+    ops = run_config.pop("ops", {}) or {}
+    ingest_ops = {k: v for k, v in ops.items() if k in PARTITIONED_ASSETS}
+    downstream_ops = {k: v for k, v in ops.items() if k not in PARTITIONED_ASSETS}
+    # Curation settings given for one half hold for both (stale candidates would be refused).
+    for mine, other, table in (("programs", "source_programs", ingest_ops), ("source_programs", "programs", downstream_ops)):
+        curation = ((ops.get(mine) or {}).get("config") or {}).get("curation")
+        if curation is not None:
+            entry = table.setdefault(other, {})
+            entry["config"] = {**(entry.get("config") or {})}
+            entry["config"].setdefault("curation", curation)
+    ingest = {**run_config, **({"ops": ingest_ops} if ingest_ops else {})}
+    downstream = {**run_config, **({"ops": downstream_ops} if downstream_ops else {})}
+    return ingest, downstream
+
+
+def run_graph(
+    defs: Definitions,
+    instance: DagsterInstance,
+    home: Path,
+    sources_file: Path,
+    run_config: dict | None = None,
+    tags: dict | None = None,
+    log=print,
+) -> GraphResult:
+    """Every partition of `sources_file`, then the global steps; stops before them on a failure."""
+    result = GraphResult()
+    result.partitions = register_sources(instance, home, sources_file)
+    ingest_config, downstream_config = split_run_config(run_config)
+    ingest_job = defs.resolve_job_def(SOURCE_JOB)
+    for key in result.partitions:
+        run = ingest_job.execute_in_process(run_config=ingest_config, instance=instance, partition_key=key, tags=tags, raise_on_error=False)
+        result.runs.append(run)
+        log(f"lintseq: partition {key}: {'ok' if run.success else 'FAILED'} (run {run.run_id})")
+    if not all(r.success for r in result.runs):
+        result.stopped_before_downstream = True
+        log("lintseq: a source partition failed; the global steps (curation, sampling, exports) were not started")
+        return result
+    result.runs.append(
+        defs.resolve_job_def(DOWNSTREAM_JOB).execute_in_process(run_config=downstream_config, instance=instance, tags=tags, raise_on_error=False)
+    )
+    return result
+
+
+def materialize_all(
+    settings: PlatformSettings, run_config: dict | None = None, check_settings=None, log=print, sources_file: Path | None = None
+) -> GraphResult:
+    """`run_graph` on the platform's own instance (never raises on step failure)."""
+    from .definitions import build_definitions
 
     prepare_dagster_home(settings)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    job = build_definitions(settings, check_settings).resolve_job_def(ALL_JOB)
+    defs = build_definitions(settings, check_settings)
     with DagsterInstance.get() as instance:
         for run_id in recover_dead_runs(instance):
             log(f"lintseq: run {run_id} was killed mid-way; marked failed and its pool slot freed")
-        return job.execute_in_process(run_config=run_config or {}, instance=instance, tags=run_tags(), raise_on_error=False)
+        return run_graph(defs, instance, settings.home, Path(sources_file or settings.sources_file), run_config, run_tags(), log)

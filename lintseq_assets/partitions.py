@@ -1,10 +1,15 @@
-"""Sources as Dagster partitions, and the run config that follows earlier runs' settings.
+"""Sources as Dagster partitions: registering them, and the run config earlier runs used.
 
-`SOURCE_PARTITIONS` is a dynamic partitions definition: the drop-folder sensor and the hub
-schedule add one key per source (and per hub revision: `<source>@<revision>`), so the UI lists
-every source the platform has ingested. The job `materialize_source` is partitioned by it: a
-run (or a UI backfill over several keys) re-reads just that source and runs the graph after
-it. The assets themselves stay unpartitioned (curation is global, see docs/incremental.md).
+`SOURCE_PARTITIONS` is a dynamic partitions definition over source keys
+(`lintseq_assets.source_keys`: `<source>[@<revision>][~<k>of<n>]`). `raw_instructions` and
+`source_programs` are partitioned by it: a partition re-reads and re-curates just that source
+(or hash shard of one), and the UI can backfill any set of them. Everything after them is
+global (de-duplication compares all sources) and unpartitioned; it follows by declarative
+automation, or in the same `lintseq materialize` call.
+
+Registering a key writes the one-source sources.yaml the partition reads
+(`$LINTSEQ_HOME/partitions/<key>.yaml`, paths absolute, revision pinned), so a partition
+means the same data whichever sources file named it and whenever it is re-run.
 """
 
 from __future__ import annotations
@@ -17,16 +22,16 @@ from dagster import (
     AssetSelection,
     DagsterInstance,
     DynamicPartitionsDefinition,
-    PartitionedConfig,
     define_asset_job,
 )
 
-from .settings import PlatformSettings
-from .sources import SourceConfigError
+from .source_keys import SourceKey, keys_for_source
+from .sources import SourceConfigError, SourceSpec, load_sources
 from .staging import safe_component
 
 SOURCE_PARTITIONS = DynamicPartitionsDefinition(name="sources")
-SOURCE_JOB = "materialize_source"
+SOURCE_JOB = "ingest_source"
+PARTITIONED_ASSETS = ("raw_instructions", "source_programs")
 SAMPLER_KEYS = ("linter", "indent_bias", "max_lines", "max_bytes")
 
 
@@ -58,51 +63,77 @@ def last_curation_config(instance: DagsterInstance) -> dict:
     return {"curation": settings.value} if settings is not None and isinstance(settings.value, dict) else {}
 
 
-def run_config_for_sources(instance: DagsterInstance, sources_file: str) -> dict:
-    """materialize_all's run config reading only `sources_file` (other sources' rows stay as they are),
-    with the curation and sampling settings of the last run."""
-    ops: dict = {"raw_instructions": {"config": {"sources_file": sources_file}}}
-    curation = last_curation_config(instance)
-    if curation:
-        ops["programs"] = {"config": curation}
-    sampling = last_sampling_config(instance)
-    if sampling:
-        ops["edit_sequence_shards"] = {"config": sampling}
-    return {"ops": ops}
+def partition_file(home: Path, key: str) -> Path:
+    return Path(home) / "partitions" / f"{safe_component(key)}.yaml"
 
 
-def sources_file_for_partition(settings: PlatformSettings, key: str) -> Path:
-    """A one-source sources.yaml for a partition key: a drop, or a configured source (`name[@revision]`)."""
-    drop = settings.home / "drops" / f"{key}.yaml"
-    if drop.is_file():
-        return drop
-    name, _, revision = key.partition("@")
-    document = yaml.safe_load(settings.sources_file.read_text(encoding="utf-8")) or {}
-    entries = [e for e in document.get("sources") or [] if isinstance(e, dict) and e.get("name") == name]
-    if not entries:
-        raise SourceConfigError(f"partition {key!r}: no source {name!r} in {settings.sources_file} nor a drop")
-    entry = dict(entries[0], enabled=True)
-    if revision:
-        entry["revision"] = revision
-    if entry.get("path") and not Path(entry["path"]).expanduser().is_absolute():
-        entry["path"] = str(settings.sources_file.resolve().parent / entry["path"])
-    target = settings.home / "partitions" / f"{safe_component(key)}.yaml"
+def _write_if_changed(target: Path, document: dict) -> Path:
+    text = yaml.safe_dump(document, sort_keys=False)
     target.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump({"sources": [entry]}, sort_keys=False)
     if not target.is_file() or target.read_text(encoding="utf-8") != text:
-        target.write_text(text, encoding="utf-8")
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
     return target
 
 
-def build_source_job(settings: PlatformSettings):
-    """`materialize_source`: the whole graph for one source partition (backfill several from the UI)."""
+def _entry(spec: SourceSpec, source_key: SourceKey) -> dict:
+    """A sources.yaml entry for one partition: absolute path, pinned revision, its shard count."""
+    entry: dict = {"name": spec.name, "loader": spec.loader}
+    for field in ("path", "dataset", "subset", "limit"):
+        if getattr(spec, field) is not None:
+            entry[field] = getattr(spec, field)
+    entry["split"] = spec.split
+    revision = source_key.revision or spec.revision
+    if revision:
+        entry["revision"] = revision
+    entry["columns"] = {"instruction": spec.columns.instruction, "response": spec.columns.response, "id": spec.columns.id}
+    if spec.options:
+        entry["options"] = dict(spec.options)
+    if source_key.shards > 1:
+        entry["shards"] = source_key.shards
+    return entry
 
-    def run_config(key: str) -> dict:
-        return {"ops": {"raw_instructions": {"config": {"sources_file": str(sources_file_for_partition(settings, key))}}}}
 
+def register_sources(instance: DagsterInstance, home: Path, sources_file: Path, revisions: dict[str, str] | None = None) -> list[str]:
+    """Partition keys for every enabled source of `sources_file` (one per hash shard), added to
+    the instance, each with its pinned one-source sources.yaml; returns the keys in file order."""
+    keys: list[str] = []
+    for spec in load_sources(sources_file):
+        revision = (revisions or {}).get(spec.name)
+        for key in keys_for_source(spec.name, spec.shards, revision):
+            _write_if_changed(partition_file(home, key), {"sources": [_entry(spec, SourceKey.parse(key))]})
+            keys.append(key)
+    known = set(instance.get_dynamic_partitions(SOURCE_PARTITIONS.name))
+    new = [k for k in keys if k not in known]
+    if new:
+        instance.add_dynamic_partitions(SOURCE_PARTITIONS.name, new)
+    return keys
+
+
+def sources_file_for_partition(home: Path, sources_file: Path, key: str) -> Path:
+    """The one-source sources.yaml a partition reads: registered, a drop, or the configured source."""
+    registered = partition_file(home, key)
+    if registered.is_file():
+        return registered
+    drop = Path(home) / "drops" / f"{key}.yaml"
+    if drop.is_file():
+        return drop
+    source_key = SourceKey.parse(key)
+    specs = [s for s in load_sources(Path(sources_file)) if s.name == source_key.name]
+    if not specs:
+        raise SourceConfigError(f"partition {key!r}: no source {source_key.name!r} in {sources_file} nor a drop")
+    return _write_if_changed(registered, {"sources": [_entry(specs[0], source_key)]})
+
+
+def build_source_job():
+    """`ingest_source`: read and curate one source partition (backfill several from the UI).
+
+    The global steps after it (de-dup, sampling, load, checks, exports) are not in this job:
+    they follow by declarative automation once the partitions they depend on are in."""
     return define_asset_job(
         SOURCE_JOB,
-        selection=AssetSelection.all(),
-        config=PartitionedConfig(partitions_def=SOURCE_PARTITIONS, run_config_for_partition_key_fn=run_config),
-        description="Every asset for one source (a partition of `sources`): only its records are re-read, only new programs sampled.",
+        selection=AssetSelection.assets(*PARTITIONED_ASSETS),
+        partitions_def=SOURCE_PARTITIONS,
+        description="Read and curate one source partition (raw_instructions + source_programs); downstream follows automatically.",
     )

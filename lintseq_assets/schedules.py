@@ -1,15 +1,13 @@
 """The daily schedule: re-check hub sources for a new revision and run what changed.
 
-Only hub sources whose commit moved are re-read (a one-off sources.yaml names just them,
-pinned to the new commit); the rest of the graph follows in the same run, where blocking
-checks stop it before anything downstream of bad data (exports) is written. Offline or with
-the hub unreachable, the tick is a logged skip, never a failure.
+Only hub sources whose commit moved are re-read: each becomes a new `sources` partition
+pinned to the new commit (`<source>@<sha>`, one per hash shard) and one `ingest_source` run.
+The global steps follow by declarative automation, which never passes a failed blocking
+check, so nothing downstream of bad data (exports) is written. Offline or with the hub
+unreachable, the tick is a logged skip, never a failure.
 """
 
 
-import hashlib
-
-import yaml
 from dagster import (
     DefaultScheduleStatus,
     RunRequest,
@@ -19,8 +17,9 @@ from dagster import (
 )
 
 from .hub_revisions import check_hub_sources
-from .partitions import SOURCE_PARTITIONS, run_config_for_sources
+from .partitions import register_sources
 from .settings import PlatformSettings
+from .source_keys import SourceKey
 from .sources import SourceConfigError, load_sources
 
 HUB_SCHEDULE = "daily_hub_refresh"
@@ -37,18 +36,6 @@ def _known_revisions(settings: PlatformSettings) -> dict[str, str]:
         return dict(conn.execute("SELECT source, max(source_revision) FROM raw_instructions GROUP BY source").fetchall())
     finally:
         conn.close()
-
-
-def _pinned_sources_file(settings: PlatformSettings, changed) -> str:
-    """A sources.yaml with just the changed hub sources, each pinned to its new commit."""
-    document = yaml.safe_load(settings.sources_file.read_text(encoding="utf-8"))
-    new = {spec.name: sha for spec, sha in changed}
-    entries = [{**e, "revision": new[e["name"]]} for e in document["sources"] if isinstance(e, dict) and e.get("name") in new]
-    text = yaml.safe_dump({"sources": entries}, sort_keys=False)
-    target = settings.home / "scheduled" / f"hub-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    return str(target)
 
 
 def build_hub_schedule(settings: PlatformSettings, job_name: str, cron: str = "0 3 * * *"):
@@ -73,12 +60,8 @@ def build_hub_schedule(settings: PlatformSettings, job_name: str, cron: str = "0
             return SkipReason(f"offline: {len(check.unreachable)} hub source(s) not checked")
         if not check.changed:
             return SkipReason(f"no hub source changed (unchanged: {len(check.unchanged)}, unreachable: {len(check.unreachable)})")
-        keys = [f"{spec.name}@{sha}" for spec, sha in check.changed]
-        context.instance.add_dynamic_partitions(SOURCE_PARTITIONS.name, keys)
-        return RunRequest(
-            run_key="hub:" + ",".join(keys),
-            run_config=run_config_for_sources(context.instance, _pinned_sources_file(settings, check.changed)),
-            tags={"lintseq/source": ",".join(keys)[:200]},
-        )
+        revisions = {spec.name: sha for spec, sha in check.changed}
+        keys = [k for k in register_sources(context.instance, settings.home, settings.sources_file, revisions) if SourceKey.parse(k).name in revisions]
+        return [RunRequest(run_key=f"hub:{key}", partition_key=key, tags={"lintseq/source": key}) for key in keys]
 
     return daily_hub_refresh

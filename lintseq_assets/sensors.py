@@ -1,9 +1,11 @@
-"""The drop-folder sensor: new files in `$LINTSEQ_HOME/incoming/` become sources and flow downstream.
+"""The drop-folder sensor: new files in `$LINTSEQ_HOME/incoming/` become source partitions.
 
 The rules (what is ready, what is new) are in `lintseq_assets.dropfolder`; this module only
-turns them into Dagster run requests. The cursor remembers every content hash it requested,
-and the run key is the content hash too, so the same data is never ingested twice, even if
-the cursor were lost (Dagster refuses a second run with the same run key).
+turns them into Dagster requests: a new `sources` partition and one `ingest_source` run for
+it. The global steps after it follow by declarative automation (`lintseq_automation`). The
+cursor remembers every content hash it requested, and the run key is the content hash too,
+so the same data is never ingested twice, even if the cursor were lost (Dagster refuses a
+second run with the same run key).
 """
 
 
@@ -20,7 +22,7 @@ from dagster import (
 )
 
 from .dropfolder import DEFAULT_SETTLE_SECONDS, register_drop, scan_incoming
-from .partitions import SOURCE_PARTITIONS, run_config_for_sources
+from .partitions import SOURCE_PARTITIONS
 from .settings import PlatformSettings
 from .sources import SourceConfigError, load_sources
 
@@ -45,7 +47,7 @@ def _unlisted_sources(context: SensorEvaluationContext, settings: PlatformSettin
 
 
 def build_incoming_sensor(settings: PlatformSettings, job_name: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS):
-    """A sensor for `settings.home/incoming` that launches `job_name` once per new drop."""
+    """A sensor for `settings.home/incoming` that launches `job_name` (partitioned by source) once per new drop."""
     incoming = settings.home / "incoming"
     drops_dir = settings.home / "drops"
 
@@ -65,12 +67,12 @@ def build_incoming_sensor(settings: PlatformSettings, job_name: str, settle_seco
             return SkipReason(f"nothing new and settled in {incoming}")
         requests = []
         for item in fresh:
-            sources_file = register_drop(item, drops_dir)
-            context.log.info(f"drop {item.path.name} -> source {item.source_name} ({item.loader})")
+            register_drop(item, drops_dir)
+            context.log.info(f"drop {item.path.name} -> source partition {item.source_name} ({item.loader})")
             requests.append(
                 RunRequest(
                     run_key=f"drop:{item.content_hash}",
-                    run_config=run_config_for_sources(context.instance, str(sources_file)),
+                    partition_key=item.source_name,
                     tags={"lintseq/source": item.source_name, "lintseq/drop": Path(item.path).name},
                 )
             )

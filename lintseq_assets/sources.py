@@ -11,6 +11,7 @@
         split: train
         columns: {instruction: problem, response: solution}
         enabled: false
+        shards: 4               # optional: split into 4 hash shards (Dagster partitions `magicoder~0of4` ...)
 
 A bad entry is a configuration error raised before any work starts (with the entry's name),
 because a silently skipped source is worse than a run that refuses to start.
@@ -55,6 +56,7 @@ class SourceSpec:
     limit: int | None = None
     enabled: bool = True
     options: dict = field(default_factory=dict)
+    shards: int = 1  # deterministic hash shards of the records (record_id), one partition each
 
     def describe(self) -> dict:
         """Plain dict for metadata and manifests (never holds secrets: tokens come from env)."""
@@ -66,6 +68,7 @@ class SourceSpec:
             "revision": self.revision,
             "split": self.split,
             "limit": self.limit,
+            "shards": self.shards,
         }
 
 
@@ -87,14 +90,17 @@ def _spec(entry: object, index: int) -> SourceSpec:
         raise SourceConfigError(f"sources[{index}]: expected a mapping, got {type(entry).__name__}")
     entry = dict(entry)
     name = entry.pop("name", None)
-    if not isinstance(name, str) or not name or ":" in name or "/" in name:
-        raise SourceConfigError(f"sources[{index}]: 'name' must be a non-empty string without ':' or '/'")
+    if not isinstance(name, str) or not name or any(c in name for c in ":/@~"):
+        raise SourceConfigError(f"sources[{index}]: 'name' must be a non-empty string without ':', '/', '@' or '~'")
     loader = entry.pop("loader", None)
     if loader not in LOADERS:
         raise SourceConfigError(f"source {name!r}: loader must be one of {', '.join(LOADERS)}, got {loader!r}")
     limit = entry.pop("limit", None)
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise SourceConfigError(f"source {name!r}: limit must be a non-negative integer or null")
+    shards = entry.pop("shards", 1)
+    if not isinstance(shards, int) or isinstance(shards, bool) or not 1 <= shards <= 4096:
+        raise SourceConfigError(f"source {name!r}: shards must be an integer from 1 to 4096")
     spec = SourceSpec(
         name=name,
         loader=loader,
@@ -107,6 +113,7 @@ def _spec(entry: object, index: int) -> SourceSpec:
         limit=limit,
         enabled=bool(entry.pop("enabled", True)),
         options=dict(entry.pop("options", None) or {}),
+        shards=shards,
     )
     if entry:
         raise SourceConfigError(f"source {name!r}: unknown keys {', '.join(sorted(entry))}")

@@ -1,10 +1,12 @@
-"""`programs`: raw answers curated into clean, unique, uncontaminated programs.
+"""`programs`: the global half of curation, over every source partition's candidates.
 
-All the curation logic is in `lintseq_assets.curation` (no Dagster); this asset reads
-`raw_instructions`, calls `curate_programs`, stages the three results and loads them.
-Curation is global (de-duplication compares every source with every other), so the
-`programs` table is replaced as a whole on each load, and so are this asset's rejects and
-the `curation_report` funnel.
+The per-record work (extraction, filters, fingerprints) is done per partition in
+`source_programs`. This asset reads only the fingerprints of all candidates (keys, exact
+key, a 512-byte MinHash signature, the decontamination verdict: no program text), runs the
+set steps (`lintseq_assets.curation.selection`: decontaminate, dedup_exact, dedup_near),
+and copies the kept candidates into `programs` inside DuckDB. De-duplication compares every
+source with every other, so this asset is unpartitioned and replaces `programs`, its rejects
+and the `curation_report` funnel as a whole; the merge leaves unchanged rows untouched.
 """
 
 import time
@@ -12,45 +14,79 @@ import time
 import polars as pl
 from dagster import (
     AssetExecutionContext,
+    AutomationCondition,
     Config,
     DataVersion,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 from pydantic import Field
 
-from lintseq_assets.curation import CurationSettings, curate_programs
-from lintseq_assets.executors import make_executor
+from lintseq_assets.curation import CurationSettings
+from lintseq_assets.curation.pipeline import PROGRAM_COLUMNS
+from lintseq_assets.curation.records import record_settings_hash
+from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markdown, step_stats
+from lintseq_assets.curation.selection import select_programs
 from lintseq_assets.staging import write_partition
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
 
-from .metadata import counts_table, histogram, preview
-from .raw import raw_instructions
-from .rejects import reasons, rejects_frame, stage_rejects
+from .metadata import counts_table, histogram_from_counts, preview
+from .rejects import reasons, rejects_frame
+from .source_programs import source_programs
 
-RAW_COLUMNS = "record_id, source, source_revision, source_row, instruction, response"
+# Downstream assets run when what they depend on changed, and never past a failed blocking check.
+FOLLOW_UPSTREAM = AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed()
+
+FINGERPRINTS_SQL = """
+    SELECT row_number() OVER (ORDER BY source, source_row, record_id) - 1 AS _row,
+           record_id, source, source_row, program_id, exact_key, signature,
+           contamination, contamination_detail
+    FROM candidates"""
 
 
 class ProgramsConfig(Config):
     curation: dict = Field(
         default_factory=dict,
-        description="Curation settings overriding the defaults (see docs/curation.md), e.g. {min_statements: 2}.",
+        description="Curation settings overriding the defaults (see docs/curation.md), e.g. {jaccard_threshold: 0.9}; "
+        "per-record settings must match those `source_programs` ran with.",
     )
-    executor: str = Field(default="local", description="Where extract+filter chunks run: local (worker processes) or ray.")
-    workers: int | None = Field(default=None, description="Local worker processes for extract+filter (default: LINTSEQ_WORKERS, 2).")
-    ray_address: str | None = Field(default=None, description="Ray cluster to join (auto, ray://host:10001); none starts or reuses a local one.")
+
+
+def _stale_partitions(conn, curation_hash: str) -> list[tuple[str, int]]:
+    return conn.execute(
+        "SELECT source, count(*) FROM candidates WHERE curation_hash <> ? GROUP BY source ORDER BY source", [curation_hash]
+    ).fetchall()
+
+
+def _record_stage_funnel(conn) -> tuple[list[StepStats], int, int]:
+    """Funnel lines for extract and filter over all partitions, from the warehouse; and how
+    many raw records are accounted for and how many are still pending (partition not curated yet)."""
+    n_raw = conn.execute("SELECT count(*) FROM raw_instructions").fetchall()[0][0]
+    n_candidates = conn.execute("SELECT count(*) FROM candidates").fetchall()[0][0]
+    record_rejects = conn.sql(
+        "SELECT stage, reason FROM rejects WHERE asset = 'source_programs' AND record_id IN (SELECT record_id FROM raw_instructions)"
+    ).pl()
+    n_in = n_candidates + record_rejects.height
+    extract = record_rejects.filter(pl.col("stage") == "extract")
+    stats = [
+        step_stats("extract", True, n_in, n_in - extract.height, extract, None),
+        step_stats("filter", True, n_in - extract.height, n_candidates, record_rejects.filter(pl.col("stage") == "filter"), None),
+    ]
+    return stats, n_in, max(0, n_raw - n_in)
 
 
 @asset(
-    deps=[raw_instructions],
+    deps=[source_programs],
     pool=WAREHOUSE_POOL,
     group_name="curation",
-    code_version="1",
+    code_version="2",
     kinds={"duckdb", "python"},
-    description="Programs extracted from the answers, normalised, filtered, de-duplicated and decontaminated.",
+    automation_condition=FOLLOW_UPSTREAM,
+    description="Programs extracted from the answers, normalised, filtered, decontaminated and de-duplicated across all sources.",
 )
 def programs(
     context: AssetExecutionContext,
@@ -61,39 +97,59 @@ def programs(
     started = time.perf_counter()
     settings = CurationSettings.from_dict(config.curation)
     with warehouse.read_connection() as conn:
-        raw = conn.sql(f"SELECT {RAW_COLUMNS} FROM raw_instructions ORDER BY record_id").pl()
-    executor = make_executor(config.executor, config.workers or lintseq_settings.workers, config.ray_address)
-    result = curate_programs(raw, settings, executor)
-    context.log.info(result.to_markdown())
+        stale = _stale_partitions(conn, record_settings_hash(settings))
+        if stale:
+            raise Failure(
+                description="candidates were curated under other per-record settings than this run's; re-materialize "
+                f"`source_programs` for these sources with the same curation settings: {stale}",
+            )
+        record_stats, n_in, pending = _record_stage_funnel(conn)
+        fingerprints = conn.sql(FINGERPRINTS_SQL).pl()
+    if pending:
+        context.log.warning(f"{pending} raw records are not curated yet (their source_programs partition has not run); they are not in this funnel")
+    selection = select_programs(fingerprints, settings)
+    del fingerprints
+    stats = record_stats + selection.stats
+    funnel = funnel_frame(stats)
+    markdown = (
+        f"**Curation**: {n_in} records in, {selection.kept.height} programs kept, {n_in - selection.kept.height} rejected"
+        + (f", {pending} pending" if pending else "")
+        + "\n\n"
+        + funnel_markdown(funnel)
+    )
+    context.log.info(markdown)
 
     staging = lintseq_settings.staging_dir
-    kept = write_partition(staging, "programs", "all", [result.programs])
-    rejects_df = rejects_frame(result.rejects.select("record_id", "source", "stage", "reason", "detail").to_dicts(), "programs")
-    rejected = stage_rejects(staging, "programs", rejects_df)
-    funnel = result.funnel.with_row_index("step_index").with_columns(pl.col("step_index").cast(pl.Int32))
-    report = write_partition(staging, "curation_report", "all", [funnel])
+    kept = write_partition(staging, "programs_kept", "all", [selection.kept.select("record_id")])
+    rejects_df = rejects_frame(selection.rejects.drop("_row").to_dicts(), "programs")
+    rejected = write_partition(staging, "rejects", "programs", [rejects_df])
+    report = write_partition(staging, "curation_report", "all", [funnel.with_row_index("step_index").with_columns(pl.col("step_index").cast(pl.Int32))])
 
     run_id = context.run.run_id
-    merged = warehouse.merge("programs", parquet_select(kept.shards, "programs"), run_id=run_id, scope_sql="true")
+    columns = ", ".join(PROGRAM_COLUMNS)
+    kept_programs = f"SELECT {columns} FROM candidates WHERE record_id IN (SELECT record_id FROM ({parquet_select(kept.shards, 'programs_kept') if kept.shards else 'SELECT NULL::VARCHAR AS record_id WHERE false'}))"
+    merged = warehouse.merge("programs", kept_programs, run_id=run_id, scope_sql="true")
     warehouse.merge("rejects", parquet_select(rejected.shards, "rejects"), run_id=run_id, scope_sql="t.asset = 'programs'")
     warehouse.replace_table("curation_report", parquet_select(report.shards, "curation_report"), run_id=run_id)
 
     with warehouse.read_connection() as conn:
         version = table_fingerprint(conn, "programs", ("program_id", "record_id", "instruction"))
+        lines = dict(conn.execute("SELECT n_lines, count(*) FROM programs GROUP BY n_lines").fetchall())
+        sample = conn.sql("SELECT program_id, record_id, instruction, program, n_lines FROM programs ORDER BY program_id LIMIT 5").pl()
     by_reason = reasons(rejects_df)
     return MaterializeResult(
         data_version=DataVersion(version),
         metadata={
-            "dagster/row_count": result.programs.height,
-            "records_in": result.records_in,
+            "dagster/row_count": selection.kept.height,
+            "records_in": n_in,
+            "records_pending": pending,
             "rejects": rejects_df.height,
             "rejects_by_reason": counts_table(by_reason),
-            "funnel": MetadataValue.md(result.to_markdown()),
-            "lines_per_program": histogram(result.programs["n_lines"].to_list(), "lines"),
+            "funnel": MetadataValue.md(markdown),
+            "lines_per_program": histogram_from_counts(lines, "lines"),
             "curation_settings": MetadataValue.json(settings.to_dict()),
-            "curation_seconds": round(result.seconds, 2),
             "total_seconds": round(time.perf_counter() - started, 2),
             **merged.as_metadata(),
-            "preview": preview(result.programs.select("program_id", "record_id", "instruction", "program", "n_lines")),
-        }
+            "preview": preview(sample),
+        },
     )

@@ -1,9 +1,12 @@
-"""`raw_instructions`: every configured source read into one table, untouched, with provenance.
+"""`raw_instructions`: one source partition read into the table, untouched, with provenance.
 
-Each source is staged as its own partition of Parquet shards, then loaded with
-delete-then-insert scoped to that source: re-reading a source replaces its rows and leaves
-the others alone; a source that cannot be read at all becomes one `source_unavailable`
-reject and keeps its previously loaded rows (an offline hub must not wipe data).
+Partitioned by source (`lintseq_assets.partitions`): a partition is a source, a pinned hub
+revision of one, or a hash shard of one (`<source>[@<revision>][~<k>of<n>]`). It is staged
+as Parquet shards, then loaded with a merge scoped to exactly the rows it owns (the source,
+and its shard's record_id hash), so re-reading a partition replaces its rows and leaves
+every other partition alone. A source that cannot be read at all becomes one
+`source_unavailable` reject and keeps its previously loaded rows (an offline hub must not
+wipe data).
 """
 
 import time
@@ -28,14 +31,16 @@ from lintseq_assets.ingest import (
     SourceUnavailable,
     open_source,
 )
-from lintseq_assets.sources import load_sources
-from lintseq_assets.staging import ShardWriter
+from lintseq_assets.partitions import SOURCE_PARTITIONS, sources_file_for_partition
+from lintseq_assets.source_keys import SourceKey
+from lintseq_assets.sources import SourceConfigError, load_sources
+from lintseq_assets.staging import ShardWriter, safe_component, write_partition
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
 
-from .metadata import counts_table, markdown_table, preview
-from .rejects import reasons, rejects_frame, stage_rejects
+from .metadata import counts_table, preview
+from .rejects import reasons, rejects_frame
 
 RAW_SCHEMA = {
     "record_id": pl.String,
@@ -48,24 +53,27 @@ RAW_SCHEMA = {
 
 
 class RawInstructionsConfig(Config):
-    sources_file: str | None = Field(default=None, description="sources.yaml to read instead of the configured one.")
     max_record_bytes: int = Field(default=DEFAULT_MAX_RECORD_BYTES, description="Longer instructions/responses are rejected `too_long` at the door.")
     shard_rows: int = Field(default=5000, description="Rows per staged Parquet shard.")
 
 
-def _stage_source(spec, staging: Path, config: RawInstructionsConfig, rejects: list[dict]):
-    """Stream one source into shards; returns (sealed partition, revision, rows) or None if unreadable."""
+def _stage_source(spec, source_key: SourceKey, staging: Path, config: RawInstructionsConfig, rejects: list[dict]):
+    """Stream this partition's records of one source into shards (a shard keeps the records
+    whose record_id hashes to it); returns (sealed partition, revision) or None if unreadable."""
     try:
         opened = open_source(spec, config.max_record_bytes)
     except SourceUnavailable as err:
-        rejects.append({"record_id": f"{spec.name}:*", "source": spec.name, "stage": "ingest", "reason": "source_unavailable", "detail": str(err)})
+        unavailable = f"{spec.name}:*"
+        if source_key.owns(unavailable):  # one shard records it, so it is counted once
+            rejects.append({"record_id": unavailable, "source": spec.name, "stage": "ingest", "reason": "source_unavailable", "detail": str(err)})
         return None
-    writer = ShardWriter(staging, "raw_instructions", spec.name)
+    writer = ShardWriter(staging, "raw_instructions", safe_component(source_key.key))
     batch: list[dict] = []
     for item in opened.records:
         if isinstance(item, IngestReject):
-            rejects.append({"record_id": item.record_id, "source": item.source, "stage": "ingest", "reason": item.reason, "detail": item.detail})
-        elif isinstance(item, RawRow):
+            if source_key.owns(item.record_id):
+                rejects.append({"record_id": item.record_id, "source": item.source, "stage": "ingest", "reason": item.reason, "detail": item.detail})
+        elif isinstance(item, RawRow) and source_key.owns(item.record_id):
             batch.append(asdict(item))
             if len(batch) >= config.shard_rows:
                 writer.write(pl.DataFrame(batch, schema=RAW_SCHEMA))
@@ -75,11 +83,12 @@ def _stage_source(spec, staging: Path, config: RawInstructionsConfig, rejects: l
 
 
 @asset(
+    partitions_def=SOURCE_PARTITIONS,
     pool=WAREHOUSE_POOL,
     group_name="ingest",
-    code_version="1",
+    code_version="2",
     kinds={"duckdb", "python"},
-    description="One row per source record: instruction and response untouched, with source, revision and row.",
+    description="One row per source record: instruction and response untouched, with source, revision and row. One partition per source (or hash shard).",
 )
 def raw_instructions(
     context: AssetExecutionContext,
@@ -88,57 +97,53 @@ def raw_instructions(
     lintseq_settings: SettingsResource,
 ) -> MaterializeResult:
     started = time.perf_counter()
-    sources_file = Path(config.sources_file or lintseq_settings.sources_file)
-    specs = load_sources(sources_file)
+    source_key = SourceKey.parse(context.partition_key)
+    sources_file = sources_file_for_partition(lintseq_settings.home_path, Path(lintseq_settings.sources_file), source_key.key)
+    specs = [s for s in load_sources(sources_file) if s.name == source_key.name]
+    if len(specs) != 1:
+        raise SourceConfigError(f"partition {source_key.key!r}: {sources_file} does not define source {source_key.name!r}")
+    spec = specs[0]
     staging = lintseq_settings.staging_dir
     rejects: list[dict] = []
-    staged = {}
-    for spec in specs:
-        result = _stage_source(spec, staging, config, rejects)
-        if result is not None:
-            staged[spec.name] = result
-            context.log.info(f"source {spec.name}: {result[0].rows} rows staged (revision {result[1]})")
-        else:
-            context.log.warning(f"source {spec.name}: unavailable ({rejects[-1]['detail']})")
+    staged = _stage_source(spec, source_key, staging, config, rejects)
+    if staged is not None:
+        context.log.info(f"source {source_key.key}: {staged[0].rows} rows staged (revision {staged[1]})")
+    else:
+        context.log.warning(f"source {source_key.key}: unavailable ({rejects[-1]['detail'] if rejects else 'see shard 0'}); its rows are kept as they were")
     rejects_df = rejects_frame(rejects, "raw_instructions")
-    rejects_part = stage_rejects(staging, "raw_instructions", rejects_df)
+    rejects_part = write_partition(staging, "rejects", f"raw_instructions-{safe_component(source_key.key)}", [rejects_df])
     staged_seconds = time.perf_counter() - started
 
     run_id = context.run.run_id
-    merged = {}
-    for name, (part, _revision) in staged.items():
-        merged[name] = warehouse.merge("raw_instructions", parquet_select(part.shards, "raw_instructions"), run_id=run_id, scope_sql="t.source = ?", scope_params=[name])
-    names = [s.name for s in specs]
-    warehouse.merge(
-        "rejects",
-        parquet_select(rejects_part.shards, "rejects"),
-        run_id=run_id,
-        scope_sql=f"t.asset = 'raw_instructions' AND t.source IN ({', '.join('?' for _ in names) or 'NULL'})",
-        scope_params=names,
-    )
+    scope, params = source_key.scope_sql()
+    merged = None
+    if staged is not None:
+        merged = warehouse.merge("raw_instructions", parquet_select(staged[0].shards, "raw_instructions"), run_id=run_id, scope_sql=scope, scope_params=params)
+    warehouse.merge("rejects", parquet_select(rejects_part.shards, "rejects"), run_id=run_id, scope_sql=f"t.asset = 'raw_instructions' AND {scope}", scope_params=params)
     with warehouse.read_connection() as conn:
-        total = conn.execute("SELECT count(*) FROM raw_instructions").fetchone()[0]
-        per_source = conn.execute("SELECT source, any_value(source_revision), count(*) FROM raw_instructions GROUP BY source ORDER BY source").fetchall()
-        sample = conn.sql("SELECT record_id, source, instruction, response FROM raw_instructions ORDER BY record_id LIMIT 5").pl()
-        version = table_fingerprint(conn, "raw_instructions", ("record_id", "source_revision", "instruction", "response"))
+        where = scope.replace("t.", "")
+        rows, revision = conn.execute(f"SELECT count(*), any_value(source_revision) FROM raw_instructions WHERE {where}", params).fetchall()[0]
+        total = conn.execute("SELECT count(*) FROM raw_instructions").fetchall()[0][0]
+        sample = conn.sql(f"SELECT record_id, source, instruction, response FROM raw_instructions WHERE {where} ORDER BY record_id LIMIT 5", params=params).pl()
+        version = table_fingerprint(conn, "raw_instructions", ("record_id", "source_revision", "instruction", "response"), where, params)
     by_reason = reasons(rejects_df)
     return MaterializeResult(
         data_version=DataVersion(version),
         metadata={
-            "dagster/row_count": total,
-            "rows_by_source": MetadataValue.md(markdown_table(["source", "revision", "rows"], per_source)),
-            "rows_staged_this_run": sum(p.rows for p, _ in staged.values()),
-            "rows_inserted": sum(m.inserted for m in merged.values()),
-            "rows_updated": sum(m.updated for m in merged.values()),
-            "rows_deleted": sum(m.deleted for m in merged.values()),
+            "dagster/row_count": rows,
+            "rows_all_partitions": total,
+            "source": source_key.name,
+            "revision": str(revision),
+            "shard": f"{source_key.shard} of {source_key.shards}",
+            "rows_staged_this_run": staged[0].rows if staged else 0,
+            **(merged.as_metadata() if merged else {}),
             "rejects": rejects_df.height,
             "rejects_by_reason": counts_table(by_reason),
-            "sources_unavailable": sum(1 for r in rejects if r["reason"] == "source_unavailable"),
+            "source_unavailable": staged is None,
             "sources_file": MetadataValue.path(str(sources_file)),
-            "sources": MetadataValue.json([s.describe() for s in specs]),
+            "source_spec": MetadataValue.json(spec.describe()),
             "stage_seconds": round(staged_seconds, 2),
             "total_seconds": round(time.perf_counter() - started, 2),
             "preview": preview(sample),
         }
     )
-

@@ -40,10 +40,10 @@ class StepStats:
     records_in: int
     records_out: int
     reasons: dict[str, int]
-    seconds: float
+    seconds: float | None  # None: measured elsewhere (per partition, in `source_programs`)
 
 
-def step_stats(step: str, enabled: bool, records_in: int, records_out: int, rejects: pl.DataFrame, seconds: float) -> StepStats:
+def step_stats(step: str, enabled: bool, records_in: int, records_out: int, rejects: pl.DataFrame, seconds: float | None) -> StepStats:
     counts: dict[str, int] = {}
     for reason in rejects["reason"].to_list():
         code = reason_code(reason)
@@ -63,7 +63,7 @@ def funnel_frame(stats: list[StepStats]) -> pl.DataFrame:
                 "records_out": s.records_out,
                 "rejected": s.records_in - s.records_out,
                 "rejected_by_reason": [{"reason": r, "count": c} for r, c in s.reasons.items()],
-                "seconds": round(s.seconds, 3),
+                "seconds": None if s.seconds is None else round(s.seconds, 3),
             }
             for s in stats
         ],
@@ -79,7 +79,8 @@ def funnel_markdown(funnel: pl.DataFrame) -> str:
     for row in funnel.iter_rows(named=True):
         reasons = ", ".join(f"{r['reason']}: {r['count']}" for r in row["rejected_by_reason"]) or "-"
         name = row["step"] if row["enabled"] else f"{row['step']} (off)"
+        seconds = "-" if row["seconds"] is None else f"{row['seconds']:.2f}"
         lines.append(
-            f"| {name} | {row['records_in']} | {row['records_out']} | {row['rejected']} | {reasons} | {row['seconds']:.2f} |"
+            f"| {name} | {row['records_in']} | {row['records_out']} | {row['rejected']} | {reasons} | {seconds} |"
         )
     return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""`source_programs`: the per-record half of curation, one source partition at a time.
+
+Reads this partition's `raw_instructions` a page at a time, runs extraction, the engine's
+filters and fingerprinting (`lintseq_assets.curation.records`) in worker chunks, and loads
+the result into `candidates` (program + exact key + MinHash signature + decontamination
+verdict) and `rejects`, both scoped to the partition. Memory is bounded by the page and the
+chunks in flight, not by the source. The global half (de-dup across sources) is `programs`.
+"""
+
+import time
+from collections.abc import Iterator
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from lintseq_assets.curation import CurationSettings
+from lintseq_assets.curation.pipeline import record_stage_stats
+from lintseq_assets.curation.records import (
+    RECORD_REJECT_SCHEMA,
+    curate_records,
+    record_settings_hash,
+)
+from lintseq_assets.curation.report import funnel_frame, funnel_markdown
+from lintseq_assets.executors import make_executor
+from lintseq_assets.partitions import SOURCE_PARTITIONS
+from lintseq_assets.source_keys import SourceKey
+from lintseq_assets.staging import ShardWriter, safe_component, write_partition
+from resources.merge import parquet_select, table_fingerprint
+from resources.settings import SettingsResource
+from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
+
+from .metadata import counts_table, preview
+from .raw import raw_instructions
+from .rejects import reasons, rejects_frame
+
+RAW_COLUMNS = "record_id, source, source_revision, source_row, instruction, response"
+PAGE_ROWS = 4096
+SHARD_CANDIDATES = 4096
+
+
+class SourceProgramsConfig(Config):
+    curation: dict = Field(
+        default_factory=dict,
+        description="Curation settings overriding the defaults (see docs/curation.md); keep them equal to `programs`' own.",
+    )
+    executor: str = Field(default="local", description="Where extract+filter chunks run: local (worker processes) or ray.")
+    workers: int | None = Field(default=None, description="Local worker processes (default: LINTSEQ_WORKERS, 2).")
+    ray_address: str | None = Field(default=None, description="Ray cluster to join (auto, ray://host:10001); none starts or reuses a local one.")
+
+
+def _raw_pages(conn, where: str, params: list) -> Iterator[pl.DataFrame]:
+    """This partition's raw rows in record_id order, PAGE_ROWS at a time (keyset pagination)."""
+    last = None
+    while True:
+        after = "" if last is None else " AND record_id > ?"
+        page = conn.sql(
+            f"SELECT {RAW_COLUMNS} FROM raw_instructions WHERE {where}{after} ORDER BY record_id LIMIT {PAGE_ROWS}",
+            params=params + ([] if last is None else [last]),
+        ).pl()
+        if page.height == 0:
+            return
+        last = page["record_id"][-1]
+        yield page
+
+
+@asset(
+    deps=[raw_instructions],
+    partitions_def=SOURCE_PARTITIONS,
+    pool=WAREHOUSE_POOL,
+    group_name="curation",
+    code_version="1",
+    kinds={"duckdb", "python"},
+    description="Per-record curation of one source partition: extracted, filtered, fingerprinted candidate programs.",
+)
+def source_programs(
+    context: AssetExecutionContext,
+    config: SourceProgramsConfig,
+    warehouse: WarehouseResource,
+    lintseq_settings: SettingsResource,
+) -> MaterializeResult:
+    started = time.perf_counter()
+    source_key = SourceKey.parse(context.partition_key)
+    settings = CurationSettings.from_dict(config.curation)
+    curation_hash = record_settings_hash(settings)
+    scope, params = source_key.scope_sql()
+    where = scope.replace("t.", "")
+    staging = lintseq_settings.staging_dir
+    part = safe_component(source_key.key)
+    executor = make_executor(config.executor, config.workers or lintseq_settings.workers, config.ray_address)
+
+    writer = ShardWriter(staging, "candidates", part)
+    buffered: list[pl.DataFrame] = []
+    reject_frames = [pl.DataFrame(schema=RECORD_REJECT_SCHEMA)]
+    seconds = {"extract": 0.0, "filter": 0.0, "tokenise": 0.0}
+    n_candidates = n_in = 0
+
+    def flush() -> None:
+        if buffered:
+            writer.write(pl.concat(buffered).drop("_row").with_columns(curation_hash=pl.lit(curation_hash)))
+            buffered.clear()
+
+    with warehouse.read_connection() as conn:
+        n_in = conn.execute(f"SELECT count(*) FROM raw_instructions WHERE {where}", params).fetchall()[0][0]
+        for batch in curate_records(_raw_pages(conn, where, params), settings, executor):
+            buffered.append(batch.candidates)
+            reject_frames.append(batch.rejects)
+            n_candidates += batch.candidates.height
+            for key, value in batch.seconds.items():
+                seconds[key] += value
+            if sum(f.height for f in buffered) >= SHARD_CANDIDATES:
+                flush()
+            if n_in and len(reject_frames) % 40 == 0:
+                context.log.info(f"source {source_key.key}: {n_candidates} candidates so far of {n_in} records")
+    flush()
+    staged = writer.seal()
+    record_rejects = pl.concat(reject_frames)
+    if staged.rows + record_rejects.height != n_in:
+        raise AssertionError(f"partition {source_key.key}: {n_in} records in, {staged.rows} candidates + {record_rejects.height} rejects")
+    stats = record_stage_stats(n_in, n_candidates, record_rejects, seconds)
+    rejects_df = rejects_frame(record_rejects.drop("_row").to_dicts(), "source_programs")
+    rejected = write_partition(staging, "rejects", f"source_programs-{part}", [rejects_df])
+
+    run_id = context.run.run_id
+    merged = warehouse.merge("candidates", parquet_select(staged.shards, "candidates"), run_id=run_id, scope_sql=scope, scope_params=params)
+    warehouse.merge("rejects", parquet_select(rejected.shards, "rejects"), run_id=run_id, scope_sql=f"t.asset = 'source_programs' AND {scope}", scope_params=params)
+    with warehouse.read_connection() as conn:
+        sample = conn.sql(f"SELECT record_id, program_id, n_lines, contamination FROM candidates WHERE {where} ORDER BY record_id LIMIT 5", params=params).pl()
+        version = table_fingerprint(conn, "candidates", ("record_id", "program_id", "instruction", "curation_hash", "contamination"), where, params)
+    funnel = funnel_markdown(funnel_frame(stats))
+    context.log.info(f"source {source_key.key}: {n_in} records -> {n_candidates} candidates\n{funnel}")
+    return MaterializeResult(
+        data_version=DataVersion(version),
+        metadata={
+            "dagster/row_count": n_candidates,
+            "records_in": n_in,
+            "rejects": rejects_df.height,
+            "rejects_by_reason": counts_table(reasons(rejects_df)),
+            "funnel": MetadataValue.md(funnel),
+            "curation_hash": curation_hash,
+            "curation_settings": MetadataValue.json(settings.to_dict()),
+            "worker_seconds": MetadataValue.json({k: round(v, 2) for k, v in seconds.items()}),
+            "total_seconds": round(time.perf_counter() - started, 2),
+            **merged.as_metadata(),
+            "preview": preview(sample),
+        },
+    )
+
