@@ -36,11 +36,18 @@ def warehouse_lineage(conn: duckdb.DuckDBPyConnection, config_hash: str, warehou
     sources = conn.execute(
         "SELECT source, source_revision, count(*) FROM raw_instructions GROUP BY 1, 2 ORDER BY 1, 2"
     ).fetchall()
+    # Where the exported config's sequences came from, by their own provenance columns.
+    sampled = conn.execute(
+        "SELECT source, source_revision, count(DISTINCT program_id), count(*) FROM edit_sequences "
+        "WHERE config_hash = ? GROUP BY 1, 2 ORDER BY 1 NULLS LAST, 2 NULLS LAST",
+        [config_hash],
+    ).fetchall()
     described = conn.execute("SELECT description FROM sampler_configs WHERE config_hash = ?", [config_hash]).fetchone()
     return {
         "run_id": run_id,
         "warehouse": str(warehouse_path),
         "sources": [{"source": s, "revision": r, "records": n} for s, r, n in sources],
+        "sampled_from": [{"source": s, "revision": r, "programs": p, "sequences": n} for s, r, p, n in sampled],
         "config_hash": config_hash,
         "sampler_config": json.loads(described[0]) if described else None,
         "code_version": code_version(),

@@ -8,6 +8,11 @@ there, not what should be:
     program        programs (record_id, run id)
     sequences      edit_sequences (config hash, sample, seed, run id) + the sampler config
     export rows    <export>/<file> row N (split, format) for every row naming the id
+
+Every sequence row carries the provenance it was sampled with (record_id, source, revision,
+row). For a sequence_id the source record shown is the sequence's own; where a sequence's
+provenance is not the record shown (another kept duplicate, a moved row, a row from before
+provenance was recorded), its line says so.
 """
 
 from __future__ import annotations
@@ -98,7 +103,11 @@ def trace(conn: duckdb.DuckDBPyConnection, exports_dir: Path, ident: str) -> Lin
     if not programs:
         raise UnknownId(f"{ident!r} is neither a sequence_id nor a program_id in the warehouse")
     program = programs[0]
-    records = _dicts(conn, "SELECT record_id, source, source_revision, source_row, run_id FROM raw_instructions WHERE record_id = ?", [program["record_id"]])
+    origin = (sequence[0].get("record_id") if sequence else None) or program["record_id"]
+    records = _dicts(conn, "SELECT record_id, source, source_revision, source_row, run_id FROM raw_instructions WHERE record_id = ?", [origin])
+    if not records:  # the record is gone from raw_instructions: show what the rows recorded
+        fallback = sequence[0] if sequence and sequence[0].get("record_id") else program
+        records = [{k: fallback.get(k) for k in ("record_id", "source", "source_revision", "source_row")} | {"run_id": None, "missing": True}]
     sequences = sequence or _dicts(conn, "SELECT * FROM edit_sequences WHERE program_id = ? ORDER BY config_hash, sample_index", [program_id])
     for row in sequences:
         row.pop("edit_path", None)
@@ -108,20 +117,39 @@ def trace(conn: duckdb.DuckDBPyConnection, exports_dir: Path, ident: str) -> Lin
     return Lineage(ident, kind, records[0] if records else None, program, sequences, configs, export_rows(exports_dir, program_id, wanted))
 
 
+def _provenance_note(sequence: dict, record: dict) -> str | None:
+    """A line for a sequence whose recorded provenance is not the record shown, else None."""
+    if "record_id" not in sequence:  # a warehouse without the provenance columns
+        return None
+    if sequence["record_id"] is None:
+        return "provenance not recorded (sampled before provenance columns; the next load of its config fills it)"
+    fields = ("record_id", "source", "source_revision", "source_row")
+    if all(sequence.get(f) == record.get(f) for f in fields):
+        return None
+    return (f"sampled from record {sequence['record_id']}  source {sequence['source']}  "
+            f"revision {sequence['source_revision']}  row {sequence['source_row']}")
+
+
 def render(lineage: Lineage) -> str:
     """Plain text, one link of the chain per block."""
     out = []
-    record = lineage.record
-    if record:
+    record = lineage.record or {"record_id": lineage.program["record_id"], "missing": True}
+    if record.get("missing"):
+        out.append(f"source record  {record['record_id']}  (no longer in raw_instructions)")
+        if record.get("source") is not None:
+            out.append(f"  source {record['source']}  revision {record['source_revision']}  row {record['source_row']}  (as recorded)")
+    else:
         out.append(f"source record  {record['record_id']}")
         out.append(f"  source {record['source']}  revision {record['source_revision']}  row {record['source_row']}  run {record['run_id']}")
-    else:
-        out.append(f"source record  {lineage.program['record_id']}  (no longer in raw_instructions)")
     p = lineage.program
-    out.append(f"program        {p['program_id']}  ({p['n_lines']} lines, run {p['run_id']})")
+    kept_from = "" if p["record_id"] == record["record_id"] else f", now kept from record {p['record_id']}"
+    out.append(f"program        {p['program_id']}  ({p['n_lines']} lines, run {p['run_id']}{kept_from})")
     out.append(f"sequences      {len(lineage.sequences)}")
     for s in lineage.sequences:
         out.append(f"  {s['sequence_id']}  config {s['config_hash']}  sample {s['sample_index']}  seed {s['seed']}  {s['n_edits']} edits  run {s['run_id']}")
+        note = _provenance_note(s, record)
+        if note:
+            out.append(f"    {note}")
     for chash, description in sorted(lineage.configs.items()):
         out.append(f"  config {chash}: {description}")
     out.append(f"export rows    {len(lineage.export_rows)}")

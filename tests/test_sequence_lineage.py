@@ -134,3 +134,41 @@ def test_full_resample_on_one_worker_is_the_same_result(graph):
     assert meta["programs_skipped"] == 0 and meta["programs_to_sample"] == meta["programs_in"] > 0
     assert version == materialized(runs["moved"], "edit_sequence_shards")[0]
     assert sequences(settings) == before  # byte-identical rows: the merge finds nothing to change
+
+
+def test_lineage_shows_where_a_sequence_was_sampled_from(tmp_path):
+    """`trace`/`render` on a hand-made warehouse: the sequence's own record first, and a note on
+    sequences whose recorded provenance is not the record shown."""
+    from lintseq_assets.lineage import warehouse_lineage
+    from lintseq_assets.trace import render, trace
+    from resources.connect import connect_writer
+
+    conn = connect_writer(tmp_path / "w.duckdb")
+    conn.execute(
+        """INSERT INTO raw_instructions (record_id, source, source_revision, source_row, run_id) VALUES
+           ('a:1', 'a', 'r2', 5, 'run-a'), ('b:7', 'b', 'r9', 7, 'run-b')"""
+    )
+    conn.execute("INSERT INTO programs (program_id, record_id, source, source_revision, source_row, program, n_lines, run_id) VALUES ('p', 'a:1', 'a', 'r2', 5, 'x = 1', 1, 'run-p')")
+    conn.execute(
+        """INSERT INTO edit_sequences (sequence_id, program_id, sample_index, seed, config_hash, n_edits, edit_path,
+                                       record_id, source, source_revision, source_row, run_id) VALUES
+           ('s0', 'p', 0, 1, 'c1', 1, ['@@ -0,0 +1 @@'], 'a:1', 'a', 'r2', 5, 'run-s'),
+           ('s1', 'p', 0, 1, 'c0', 1, ['@@ -0,0 +1 @@'], 'b:7', 'b', 'r9', 7, 'run-old'),
+           ('s2', 'p', 1, 2, 'c0', 1, ['@@ -0,0 +1 @@'], NULL, NULL, NULL, NULL, 'run-older')"""
+    )
+    try:
+        by_program = render(trace(conn, tmp_path / "exports", "p"))
+        by_old_sequence = render(trace(conn, tmp_path / "exports", "s1"))
+        manifest = warehouse_lineage(conn, "c0", tmp_path / "w.duckdb", "run-x")
+    finally:
+        conn.close()
+    lines = by_program.splitlines()
+    assert lines[0] == "source record  a:1" and "sequences      3" in lines
+    note_s1 = lines[lines.index(next(line for line in lines if line.startswith("  s1"))) + 1]
+    assert note_s1.strip() == "sampled from record b:7  source b  revision r9  row 7"
+    assert "provenance not recorded" in by_program and by_program.count("sampled from") == 1  # s0 matches: no note
+    old = by_old_sequence.splitlines()
+    assert old[0] == "source record  b:7" and old[1].startswith("  source b  revision r9  row 7")
+    assert "now kept from record a:1" in old[2] and "sampled from" not in by_old_sequence
+    assert manifest["sampled_from"] == [{"source": "b", "revision": "r9", "programs": 1, "sequences": 1},
+                                        {"source": None, "revision": None, "programs": 1, "sequences": 1}]
