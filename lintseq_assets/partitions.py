@@ -55,12 +55,24 @@ def last_sampling_config(instance: DagsterInstance) -> dict:
 
 
 def last_curation_config(instance: DagsterInstance) -> dict:
-    """The curation settings of the last `programs` run (curation is global: defaults could drop old programs)."""
-    event = instance.get_latest_materialization_event(AssetKey("programs"))
-    if event is None or event.asset_materialization is None:
-        return {}
-    settings = event.asset_materialization.metadata.get("curation_settings")
-    return {"curation": settings.value} if settings is not None and isinstance(settings.value, dict) else {}
+    """The curation settings of the last `programs` run, else of the last `source_programs` run.
+
+    Runs nobody configured by hand (automation, sensors, UI backfills) curate with these, not
+    with the defaults: curation is global, and other settings would drop old programs or make
+    the candidates of other partitions stale."""
+    for key in ("programs", "source_programs"):
+        event = instance.get_latest_materialization_event(AssetKey(key))
+        if event is None or event.asset_materialization is None:
+            continue
+        settings = event.asset_materialization.metadata.get("curation_settings")
+        if settings is not None and isinstance(settings.value, dict):
+            return {"curation": settings.value}
+    return {}
+
+
+def curation_settings_for(instance: DagsterInstance, configured: dict | None) -> dict:
+    """What a curation asset runs with: its own config when given, else the last run's settings."""
+    return dict(configured) if configured is not None else last_curation_config(instance).get("curation", {})
 
 
 def partition_file(home: Path, key: str) -> Path:
@@ -134,6 +146,5 @@ def build_source_job():
     return define_asset_job(
         SOURCE_JOB,
         selection=AssetSelection.assets(*PARTITIONED_ASSETS),
-        partitions_def=SOURCE_PARTITIONS,
         description="Read and curate one source partition (raw_instructions + source_programs); downstream follows automatically.",
     )

@@ -24,6 +24,7 @@ from dagster import (
 from .dropfolder import DEFAULT_SETTLE_SECONDS, register_drop, scan_incoming
 from .partitions import SOURCE_PARTITIONS
 from .settings import PlatformSettings
+from .source_keys import keys_for_source
 from .sources import SourceConfigError, load_sources
 
 INCOMING_SENSOR = "incoming_files"
@@ -37,13 +38,13 @@ def _seen(cursor: str | None) -> set[str]:
 
 
 def _unlisted_sources(context: SensorEvaluationContext, settings: PlatformSettings) -> list[str]:
-    """Configured sources not yet partition keys (so the UI can backfill them by name)."""
+    """Configured sources (one key per hash shard) not yet partition keys, so the UI can backfill them."""
     try:
-        names = [spec.name for spec in load_sources(settings.sources_file)]
+        keys = [key for spec in load_sources(settings.sources_file) for key in keys_for_source(spec.name, spec.shards)]
     except SourceConfigError:
         return []
     known = set(context.instance.get_dynamic_partitions(SOURCE_PARTITIONS.name))
-    return [name for name in names if name not in known]
+    return [key for key in keys if key not in known]
 
 
 def build_incoming_sensor(settings: PlatformSettings, job_name: str, settle_seconds: float = DEFAULT_SETTLE_SECONDS):

@@ -67,3 +67,13 @@ def table_snapshot(conn, table: str, with_run_id: bool = False) -> list[tuple]:
 
 
 SMALL_RUN_CONFIG = {"ops": {"edit_sequence_shards": {"config": {"samples": 2, "workers": 2}}}}
+
+
+def run_platform(settings: PlatformSettings, instance, run_config: dict | None = None, check_settings=None, defs=None):
+    """The whole graph as `lintseq materialize` runs it: one ingest run per source partition,
+    then the global steps; returns a `GraphResult` (success, events, checks of all runs)."""
+    from lintseq_assets.definitions import build_definitions
+    from lintseq_assets.materialize import run_graph
+
+    defs = defs or build_definitions(settings, check_settings or small_check_settings(settings))
+    return run_graph(defs, instance, settings.home, settings.sources_file, run_config, log=lambda line: None)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
 
 pytest.importorskip("lintseq_assets.definitions")
 
@@ -39,7 +39,7 @@ def platform(tmp_path, monkeypatch):
 
     settings = load_settings()
     instance = DagsterInstance.ephemeral()
-    yield home, build_definitions(settings), instance
+    yield settings, build_definitions(settings), instance
     instance.dispose()
 
 
@@ -70,10 +70,13 @@ def corrupt_staged_sequences(home: Path) -> str:
 
 
 def test_corrupt_sequences_are_stopped_before_the_export(platform):
-    home, defs, instance = platform
-    job = defs.resolve_implicit_global_asset_job_def()
+    from platform_helpers import run_platform
 
-    first = job.execute_in_process(instance=instance, run_config=RUN_CONFIG, raise_on_error=False)
+    from lintseq_assets.materialize import DOWNSTREAM_JOB
+
+    settings, defs, instance = platform
+    home = settings.home
+    first = run_platform(settings, instance, RUN_CONFIG, defs=defs)
     checks = evaluations(first)
     assert first.success
     assert {"edit_sequences:sequences_replay", "programs:programs_parse", "training_exports:splits_disjoint",
@@ -84,11 +87,12 @@ def test_corrupt_sequences_are_stopped_before_the_export(platform):
     exports = home / "exports"
     before = digest(exports)
 
+    baseline = evaluate_automation_conditions(defs=defs, instance=instance)  # what automation saw before
     corrupt_staged_sequences(home)
-    second = job.execute_in_process(
+    second = defs.resolve_job_def(DOWNSTREAM_JOB).execute_in_process(
         instance=instance,
         run_config={},
-        asset_selection=[AssetKey("edit_sequences"), AssetKey("training_exports")],
+        asset_selection=[AssetKey("edit_sequences")],  # the export is left to automation
         raise_on_error=False,
     )
     checks = evaluations(second)
@@ -97,3 +101,8 @@ def test_corrupt_sequences_are_stopped_before_the_export(platform):
     assert "training_exports" not in materialized(second)
     assert digest(exports) == before
     assert not second.success  # a failed blocking check fails the run: `lintseq materialize` exits 1
+
+    # Declarative automation does not go past it either: the export is not requested while
+    # the blocking replay check of edit_sequences is failing.
+    evaluation = evaluate_automation_conditions(defs=defs, instance=instance, cursor=baseline.cursor)
+    assert evaluation.get_num_requested(AssetKey("training_exports")) == 0

@@ -10,10 +10,10 @@ from dataclasses import replace
 
 import pytest
 from dagster import AssetKey, DagsterInstance
-from platform_helpers import small_check_settings, small_settings, table_snapshot
+from platform_helpers import run_platform, small_check_settings, small_settings, table_snapshot
 
 from lintseq_assets.assets.sequences import SamplingConfig
-from lintseq_assets.definitions import ALL_JOB, build_definitions
+from lintseq_assets.definitions import build_definitions
 from resources.connect import connect_reader
 
 SAMPLING = {"samples": 1, "workers": 1}
@@ -27,9 +27,8 @@ def run_all(settings, instance, sampling: dict | None = None, export: dict | Non
     ops = {"edit_sequence_shards": {"config": {**SAMPLING, **(sampling or {})}}}
     if export:
         ops["training_exports"] = {"config": export}
-    job = build_definitions(settings, checks).resolve_job_def(ALL_JOB)
-    result = job.execute_in_process(run_config={"ops": ops}, instance=instance, raise_on_error=False)
-    assert result.success, [e.step_key for e in result.all_events if e.is_step_failure]
+    result = run_platform(settings, instance, {"ops": ops}, defs=build_definitions(settings, checks))
+    assert result.success, result.failed_steps()
     return result
 
 

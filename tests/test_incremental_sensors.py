@@ -1,6 +1,7 @@
-"""The drop-folder sensor and the hub schedule, evaluated with Dagster's test helpers on a real
-instance, and the runs they request executed for real: exactly the new records arrive, every
-old row stays byte-identical, and the same file is never ingested twice.
+"""The drop-folder sensor, declarative automation and the hub schedule, evaluated with
+Dagster's test helpers on a real instance, and the runs they request executed for real:
+exactly the new records arrive, every old row stays byte-identical, the global steps follow by
+themselves (never past a failed blocking check), and the same file is never ingested twice.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from dagster import (
     SkipReason,
     build_schedule_context,
     build_sensor_context,
+    evaluate_automation_conditions,
 )
-from platform_helpers import small_check_settings, small_settings, table_snapshot
+from platform_helpers import run_platform, small_check_settings, small_settings, table_snapshot
 
-from lintseq_assets.definitions import ALL_JOB, build_definitions
+from lintseq_assets.definitions import build_definitions
 from lintseq_assets.dropfolder import scan_incoming
+from lintseq_assets.materialize import DOWNSTREAM_JOB
 from lintseq_assets.partitions import SOURCE_JOB, SOURCE_PARTITIONS
 from lintseq_assets.schedules import HUB_SCHEDULE
 from lintseq_assets.sensors import INCOMING_SENSOR
@@ -39,8 +42,26 @@ def definitions(settings):
 
 
 def run(settings, instance, run_config):
-    result = definitions(settings).resolve_job_def(ALL_JOB).execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
-    assert result.success, [e.step_key for e in result.all_events if e.is_step_failure]
+    result = run_platform(settings, instance, run_config, defs=definitions(settings))
+    assert result.success, result.failed_steps()
+
+
+def follow_automation(settings, instance, cursor=None, max_ticks: int = 6) -> tuple[list[set[str]], object]:
+    """Evaluate the automation conditions and run what they request, tick after tick, until
+    nothing more is requested (what the `lintseq_automation` sensor and the daemon do)."""
+    defs = definitions(settings)
+    ticks: list[set[str]] = []
+    for _ in range(max_ticks):
+        evaluation = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+        cursor = evaluation.cursor
+        requested = {r.key for r in evaluation.results if r.true_subset.size and isinstance(r.key, AssetKey)}
+        if not requested:
+            return ticks, cursor
+        ticks.append({key.to_user_string() for key in requested})
+        job = defs.resolve_job_def(DOWNSTREAM_JOB)
+        result = job.execute_in_process(instance=instance, asset_selection=sorted(requested, key=str), raise_on_error=False)
+        assert result.success, [e.step_key for e in result.all_events if e.is_step_failure]
+    raise AssertionError(f"automation kept requesting work: {ticks}")
 
 
 def snapshots(settings) -> dict[str, list[tuple]]:
@@ -71,24 +92,28 @@ def test_drop_folder_adds_exactly_the_new_records(graph):
     drop.write_text("".join(json.dumps(r) + "\n" for r in NEW_RECORDS), encoding="utf-8")
     (incoming / ".week2.jsonl.tmp").write_text("half a line", encoding="utf-8")  # still being copied
 
-    # Fresh and unmarked: not settled yet, so not picked up half-way; the configured sources
-    # become partition keys on the first tick.
-    first = evaluate(settings, instance)
-    assert isinstance(first, SensorResult) and not first.run_requests
-    assert set(first.dynamic_partitions_requests[0].partition_keys) == {"stdlib", "embedded", "local"}
-    instance.add_dynamic_partitions(SOURCE_PARTITIONS.name, list(first.dynamic_partitions_requests[0].partition_keys))
-    assert isinstance(evaluate(settings, instance, cursor=first.cursor), SkipReason)
+    # Fresh and unmarked: not settled yet, so not picked up half-way (the configured sources
+    # are partition keys already: `lintseq materialize` registered them).
+    assert set(instance.get_dynamic_partitions(SOURCE_PARTITIONS.name)) == {"stdlib", "embedded", "local"}
+    assert isinstance(evaluate(settings, instance), SkipReason)
     (incoming / "week1.jsonl.done").touch()
-    result = evaluate(settings, instance, cursor=first.cursor)
+    result = evaluate(settings, instance)
     assert isinstance(result, SensorResult) and len(result.run_requests) == 1
     request = result.run_requests[0]
     source = request.tags["lintseq/source"]
     assert source.startswith("drop-week1-")
     instance.add_dynamic_partitions(SOURCE_PARTITIONS.name, list(result.dynamic_partitions_requests[0].partition_keys))
     assert source in instance.get_dynamic_partitions(SOURCE_PARTITIONS.name)
-    assert request.run_config["ops"]["edit_sequence_shards"]["config"]["samples"] == 1  # follows the last run
+    assert request.partition_key == source and not request.run_config  # automatic runs reuse the last settings
 
-    run(settings, instance, request.run_config)
+    # The sensor's run ingests and curates the new partition; automation does the rest.
+    _, cursor = follow_automation(settings, instance)  # settle: nothing is new before the drop
+    ingest = definitions(settings).resolve_job_def(SOURCE_JOB)
+    assert ingest.execute_in_process(instance=instance, partition_key=request.partition_key, tags=request.tags).success
+    ticks, cursor = follow_automation(settings, instance, cursor)
+    assert set().union(*ticks) == {"programs", "edit_sequence_shards", "edit_sequences", "training_exports"}
+    shards = instance.get_latest_materialization_event(AssetKey("edit_sequence_shards")).asset_materialization.metadata
+    assert shards["samples_per_program"].value == 1  # the last run's setting, not the default (3)
     after = snapshots(settings)
     for table in TABLES:
         assert set(before[table]) <= set(after[table]), f"{table}: an old row changed"
@@ -105,10 +130,11 @@ def test_drop_folder_adds_exactly_the_new_records(graph):
     (incoming / "copy.jsonl.done").touch()
     assert isinstance(evaluate(settings, instance, cursor=result.cursor), SkipReason)
 
-    # A backfill of the source's partition (what the UI launches) re-reads it and changes nothing.
-    job = definitions(settings).resolve_job_def(SOURCE_JOB)
-    rerun = job.execute_in_process(instance=instance, partition_key=source, run_config={"ops": {"edit_sequence_shards": {"config": {"samples": 1}}}})
+    # A backfill of the source's partition (what the UI launches) re-reads it and changes nothing,
+    # and neither does what automation runs after it (only new work is done).
+    rerun = ingest.execute_in_process(instance=instance, partition_key=source)
     assert rerun.success
+    follow_automation(settings, instance, cursor)
     assert snapshots(settings) == after
     shards = instance.get_latest_materialization_event(AssetKey("edit_sequence_shards")).asset_materialization.metadata
     assert shards["programs_to_sample"].value == 0

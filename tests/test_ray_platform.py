@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import pytest
 from dagster import DagsterInstance
-from platform_helpers import small_check_settings, small_settings, table_snapshot
+from platform_helpers import run_platform, small_settings, table_snapshot
 
-from lintseq_assets.definitions import ALL_JOB, build_definitions
 from resources.connect import connect_reader
 
 ray = pytest.importorskip("ray")
@@ -28,13 +27,12 @@ def _materialize(home, executor: str) -> dict[str, list[tuple]]:
     settings = small_settings(home, stdlib_limit=4, embedded_limit=8)
     run_config = {
         "ops": {
-            "programs": {"config": _placement(executor)},
+            "source_programs": {"config": _placement(executor)},
             "edit_sequence_shards": {"config": {"samples": 2, **_placement(executor)}},
         }
     }
-    defs = build_definitions(settings, small_check_settings(settings))
-    result = defs.resolve_job_def(ALL_JOB).execute_in_process(run_config=run_config, instance=DagsterInstance.ephemeral(), raise_on_error=False)
-    assert result.success, [e.step_key for e in result.all_events if e.is_step_failure]
+    result = run_platform(settings, DagsterInstance.ephemeral(), run_config)
+    assert result.success, result.failed_steps()
     with connect_reader(settings.warehouse_path) as conn:
         return {table: table_snapshot(conn, table) for table in TABLES}
 

@@ -21,6 +21,7 @@ from lintseq_assets.lineage import warehouse_lineage
 from resources.settings import SettingsResource
 from resources.warehouse import WarehouseResource
 
+from .automation import FOLLOW_UPSTREAM
 from .metadata import markdown_table
 from .sequences import edit_sequences, staged_config_hash
 
@@ -42,6 +43,7 @@ class ExportsConfig(Config):
     group_name="exports",
     code_version="1",
     kinds={"parquet", "huggingface"},
+    automation_condition=FOLLOW_UPSTREAM,
     description="Training-ready datasets under $LINTSEQ_HOME/exports/<name>/, with dataset card and manifest.",
 )
 def training_exports(

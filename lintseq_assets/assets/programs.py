@@ -14,7 +14,6 @@ import time
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    AutomationCondition,
     Config,
     DataVersion,
     Failure,
@@ -29,17 +28,16 @@ from lintseq_assets.curation.pipeline import PROGRAM_COLUMNS
 from lintseq_assets.curation.records import record_settings_hash
 from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markdown, step_stats
 from lintseq_assets.curation.selection import select_programs
+from lintseq_assets.partitions import curation_settings_for
 from lintseq_assets.staging import write_partition
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
 
+from .automation import FOLLOW_UPSTREAM
 from .metadata import counts_table, histogram_from_counts, preview
 from .rejects import reasons, rejects_frame
 from .source_programs import source_programs
-
-# Downstream assets run when what they depend on changed, and never past a failed blocking check.
-FOLLOW_UPSTREAM = AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed()
 
 FINGERPRINTS_SQL = """
     SELECT row_number() OVER (ORDER BY source, source_row, record_id) - 1 AS _row,
@@ -49,9 +47,9 @@ FINGERPRINTS_SQL = """
 
 
 class ProgramsConfig(Config):
-    curation: dict = Field(
-        default_factory=dict,
-        description="Curation settings overriding the defaults (see docs/curation.md), e.g. {jaccard_threshold: 0.9}; "
+    curation: dict | None = Field(
+        default=None,
+        description="None: the settings of the last curation run (else the defaults). Curation settings overriding the defaults (see docs/curation.md), e.g. {jaccard_threshold: 0.9}; "
         "per-record settings must match those `source_programs` ran with.",
     )
 
@@ -95,7 +93,7 @@ def programs(
     lintseq_settings: SettingsResource,
 ) -> MaterializeResult:
     started = time.perf_counter()
-    settings = CurationSettings.from_dict(config.curation)
+    settings = CurationSettings.from_dict(curation_settings_for(context.instance, config.curation))
     with warehouse.read_connection() as conn:
         stale = _stale_partitions(conn, record_settings_hash(settings))
         if stale:

@@ -38,12 +38,14 @@ from lintseq_assets.incremental import (
     plan_sampling,
     provenance_refresh,
 )
+from lintseq_assets.partitions import last_sampling_config
 from lintseq_assets.sequences import ProgramInput, sample_many
 from lintseq_assets.staging import ShardWriter, read_partition, write_partition
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
 
+from .automation import FOLLOW_UPSTREAM
 from .metadata import counts_table, histogram_from_counts, preview
 from .programs import programs
 from .rejects import reasons, rejects_frame, stage_rejects
@@ -81,6 +83,22 @@ class SamplingConfig(Config):
         return SamplerConfig(linter=self.linter, indent_bias=self.indent_bias, max_lines=self.max_lines, max_bytes=self.max_bytes)
 
 
+STICKY_FIELDS = ("samples", "seed", "linter", "indent_bias", "max_lines", "max_bytes")
+
+
+def sticky_sampling_config(context: AssetExecutionContext, config: SamplingConfig) -> SamplingConfig:
+    """Fields the run config leaves unset take the last sampling run's values, not the defaults.
+
+    A run launched by automation, a sensor or a UI backfill carries no config; sampling it with
+    the defaults would make a new config_hash (or sample count) and resample everything the
+    user sampled by hand. An explicit value always wins."""
+    last = last_sampling_config(context.instance)
+    update = {k: last[k] for k in STICKY_FIELDS if k not in config.model_fields_set and k in last}
+    if update:
+        context.log.info(f"sampling settings not given in the run config, taken from the last run: {update}")
+    return config.model_copy(update=update)
+
+
 def _sequence_rows(result, origin: ProgramRow) -> list[dict]:
     return [
         {
@@ -105,6 +123,7 @@ def _sequence_rows(result, origin: ProgramRow) -> list[dict]:
     group_name="sequences",
     code_version="2",
     kinds={"parquet", "python"},
+    automation_condition=FOLLOW_UPSTREAM,
     description="LintSeq samples of every program, staged as Parquet shards by parallel workers.",
 )
 def edit_sequence_shards(
@@ -114,6 +133,7 @@ def edit_sequence_shards(
     lintseq_settings: SettingsResource,
 ) -> MaterializeResult:
     started = time.perf_counter()
+    config = sticky_sampling_config(context, config)
     sampler = config.sampler()
     config_hash = sampler.config_hash()
     workers = config.workers or lintseq_settings.workers
@@ -220,6 +240,7 @@ def staged_config_hash(context: AssetExecutionContext) -> str:
     group_name="sequences",
     code_version="2",
     kinds={"duckdb"},
+    automation_condition=FOLLOW_UPSTREAM,
     description="Edit sequences in the warehouse (one row per sample), loaded from the staged shards by one writer.",
 )
 def edit_sequences(

@@ -30,7 +30,7 @@ from lintseq_assets.curation.records import (
 )
 from lintseq_assets.curation.report import funnel_frame, funnel_markdown
 from lintseq_assets.executors import make_executor
-from lintseq_assets.partitions import SOURCE_PARTITIONS
+from lintseq_assets.partitions import SOURCE_PARTITIONS, curation_settings_for
 from lintseq_assets.source_keys import SourceKey
 from lintseq_assets.staging import ShardWriter, safe_component, write_partition
 from resources.merge import parquet_select, table_fingerprint
@@ -47,9 +47,9 @@ SHARD_CANDIDATES = 4096
 
 
 class SourceProgramsConfig(Config):
-    curation: dict = Field(
-        default_factory=dict,
-        description="Curation settings overriding the defaults (see docs/curation.md); keep them equal to `programs`' own.",
+    curation: dict | None = Field(
+        default=None,
+        description="None: the settings of the last curation run (else the defaults). Curation settings overriding the defaults (see docs/curation.md); keep them equal to `programs`' own.",
     )
     executor: str = Field(default="local", description="Where extract+filter chunks run: local (worker processes) or ray.")
     workers: int | None = Field(default=None, description="Local worker processes (default: LINTSEQ_WORKERS, 2).")
@@ -88,7 +88,7 @@ def source_programs(
 ) -> MaterializeResult:
     started = time.perf_counter()
     source_key = SourceKey.parse(context.partition_key)
-    settings = CurationSettings.from_dict(config.curation)
+    settings = CurationSettings.from_dict(curation_settings_for(context.instance, config.curation))
     curation_hash = record_settings_hash(settings)
     scope, params = source_key.scope_sql()
     where = scope.replace("t.", "")
