@@ -39,6 +39,40 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# Rows compared per UPDATE pass. Comparing every incoming row with its stored version in one
+# join holds one side whole (every edit path at paper scale), which DuckDB could not keep
+# under its memory cap; a key range at a time bounds the join by the range.
+UPDATE_RANGE_ROWS = 20_000
+
+
+def _key_ranges(conn: duckdb.DuckDBPyConnection, key: str, rows: int, per_range: int) -> list[tuple[object, object]]:
+    """(low, high) bounds over the sorted incoming values of `key`, about `per_range` rows
+    apart; None is an open end. A single (None, None) range when everything fits in one."""
+    if rows <= per_range:
+        return [(None, None)]
+    bounds = [
+        row[0]
+        for row in conn.execute(
+            f"SELECT {key} FROM (SELECT {key}, row_number() OVER (ORDER BY {key}) AS _n FROM _incoming WHERE {key} IS NOT NULL) "
+            f"WHERE (_n - 1) % {int(per_range)} = 0 AND _n > 1 ORDER BY 1"
+        ).fetchall()
+    ]
+    bounds = sorted(set(bounds))
+    edges = [None, *bounds, None]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _range_filter(alias: str, key: str, low: object, high: object) -> tuple[str, list]:
+    parts, params = [], []
+    if low is not None:
+        parts.append(f"{alias}.{key} >= ?")
+        params.append(low)
+    if high is not None:
+        parts.append(f"{alias}.{key} < ?")
+        params.append(high)
+    return (" AND ".join(parts) or "true"), params
+
+
 def merge(
     conn: duckdb.DuckDBPyConnection,
     table: str,
@@ -47,26 +81,40 @@ def merge(
     run_id: str,
     scope_sql: str | None = None,
     scope_params: list | None = None,
+    update_range_rows: int = UPDATE_RANGE_ROWS,
 ) -> MergeStats:
     """Merge the rows of `incoming_sql` (any SELECT or table function) into `table`.
 
     `scope_sql` is a boolean SQL expression over the target's columns naming the rows this
     load owns; None means "no deletions" (pure upsert). Duplicate keys among the incoming
     rows keep the first occurrence, so a bad batch cannot violate a primary key.
+
+    Memory stays bounded whatever the size of the load: the incoming rows go to a temporary
+    table (which DuckDB spills beyond its memory cap), duplicates are looked for on the keys
+    alone, and changed rows are found and updated a key range (`update_range_rows` incoming
+    rows) at a time; deletes and inserts join on keys only.
     """
     keys = KEYS[table]
     columns = _columns(conn, table)
     data_columns = [c for c in columns if c != "run_id" and c not in keys]
     key_match = " AND ".join(f"t.{_quote(k)} = i.{_quote(k)}" for k in keys)
+    key_list = ", ".join(map(_quote, keys))
     select_cols = ", ".join(f"{_quote(c)}" for c in columns if c != "run_id")
     conn.execute("BEGIN TRANSACTION")
     try:
+        # Keys only: the window that drops duplicates holds whole rows, so it runs only when needed.
+        has_duplicates = conn.execute(
+            f"SELECT EXISTS (SELECT 1 FROM ({incoming_sql}) GROUP BY {key_list} HAVING count(*) > 1)"
+        ).fetchone()[0]
+        if has_duplicates:
+            source = (
+                f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY {key_list}) AS _dup "
+                f"FROM ({incoming_sql})) WHERE _dup = 1"
+            )
+        else:
+            source = f"SELECT * FROM ({incoming_sql})"
         conn.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _incoming AS
-                SELECT {select_cols}, ?::VARCHAR AS run_id FROM (
-                    SELECT *, row_number() OVER (PARTITION BY {", ".join(map(_quote, keys))}) AS _dup
-                    FROM ({incoming_sql})
-                ) WHERE _dup = 1""",
+            f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {select_cols}, ?::VARCHAR AS run_id FROM ({source})",
             [run_id],
         )
         incoming = conn.execute("SELECT count(*) FROM _incoming").fetchone()[0]
@@ -77,15 +125,20 @@ def merge(
                 scope_params or [],
             ).fetchone()[0]
         updated = 0
-        if data_columns:
+        if data_columns and incoming:
             sets = ", ".join(f"{_quote(c)} = i.{_quote(c)}" for c in [*data_columns, "run_id"])
             old = ", ".join(f"t.{_quote(c)}" for c in data_columns)
             new = ", ".join(f"i.{_quote(c)}" for c in data_columns)
-            updated = conn.execute(
-                f"UPDATE {table} t SET {sets} FROM _incoming i WHERE {key_match} AND ({old}) IS DISTINCT FROM ({new})"
-                if len(data_columns) > 1
-                else f"UPDATE {table} t SET {sets} FROM _incoming i WHERE {key_match} AND {old} IS DISTINCT FROM {new}"
-            ).fetchone()[0]
+            changed = f"({old}) IS DISTINCT FROM ({new})" if len(data_columns) > 1 else f"{old} IS DISTINCT FROM {new}"
+            first = _quote(keys[0])
+            for low, high in _key_ranges(conn, first, incoming, update_range_rows):
+                on_target, target_params = _range_filter("t", first, low, high)
+                on_incoming, incoming_params = _range_filter("_incoming", first, low, high)
+                updated += conn.execute(
+                    f"UPDATE {table} t SET {sets} FROM (SELECT * FROM _incoming WHERE {on_incoming}) i "
+                    f"WHERE {key_match} AND {on_target} AND {changed}",
+                    [*incoming_params, *target_params],
+                ).fetchone()[0]
         inserted = conn.execute(
             f"INSERT INTO {table} ({', '.join(map(_quote, columns))}) "
             f"SELECT {', '.join('i.' + _quote(c) for c in columns)} FROM _incoming i "
