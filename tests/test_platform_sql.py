@@ -19,7 +19,7 @@ def warehouse(tmp_path, monkeypatch):
     path = home / "lintseq.duckdb"
     conn = connect_writer(path)
     conn.execute(
-        "INSERT INTO edit_sequences VALUES ('s1', 'p1', 0, 18446744073709551615, 'c', 2, ['@@ -0,0 +1 @@\n+x = 1', '@@ -1,0 +2 @@\n+y = x'], 'r')"
+        "INSERT INTO edit_sequences (sequence_id, program_id, sample_index, seed, config_hash, n_edits, edit_path, run_id) VALUES ('s1', 'p1', 0, 18446744073709551615, 'c', 2, ['@@ -0,0 +1 @@\n+x = 1', '@@ -1,0 +2 @@\n+y = x'], 'r')"
     )
     conn.close()
     return path
