@@ -1,8 +1,10 @@
 """`training_exports`: the warehouse's sequences written in trainer formats, with card and manifest.
 
-The writing is `lintseq_assets.exports.write_exports` (no Dagster); this asset reads the
-sequences of the config that was just sampled, plus their programs, from a short read-only
-connection, and names its lineage. It writes files only, so it is not in the warehouse pool.
+The writing is `lintseq_assets.exports` (no Dagster): in a short read-only connection DuckDB
+selects the sequences of the config that was just sampled, joins them with their programs
+and writes both, sorted, to scratch Parquet files (`stage_from_warehouse`); the connection
+closes and `write_staged_exports` streams the files into the export, so memory stays flat
+whatever the number of sequences. It writes files only, so it is not in the warehouse pool.
 """
 
 import base64
@@ -11,12 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from lintseq_assets.exports import ExportSettings, write_exports
+from lintseq_assets.exports import ExportSettings, write_staged_exports
+from lintseq_assets.exports.staged import stage_from_warehouse
 from lintseq_assets.lineage import warehouse_lineage
 from resources.settings import SettingsResource
 from resources.warehouse import WarehouseResource
@@ -24,10 +25,6 @@ from resources.warehouse import WarehouseResource
 from .automation import FOLLOW_UPSTREAM
 from .metadata import markdown_table
 from .sequences import edit_sequences, staged_config_hash
-
-SEQUENCE_COLUMNS = "sequence_id, program_id, sample_index, seed, config_hash, n_edits, edit_path"
-PROGRAM_COLUMNS = "program_id, instruction, program, source"
-EXPORT_RANGE_ROWS = 20_000  # sequences sorted at once when staging them for the export
 
 
 class ExportsConfig(Config):
@@ -56,20 +53,18 @@ def training_exports(
     config_hash = config.config_hash or staged_config_hash(context)
     chosen_by = "run config" if config.config_hash else "last sampled (set config_hash to choose another)"
     settings = ExportSettings.from_dict({"config_hash": config_hash, **config.export})
-    # Sequences go through a Parquet file, sorted a key range at a time, so the export
-    # streams edit paths instead of holding (or making DuckDB sort) every one at once.
+    # DuckDB selects, joins and sorts into scratch Parquet files a key range at a time; the
+    # writer streams them, so neither side holds every edit path or program text at once.
     lintseq_settings.exports_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=lintseq_settings.exports_dir))
-    sequences = scratch / "sequences.parquet"
-    with warehouse.read_connection() as conn:
-        _sorted_sequences_file(conn, config_hash, sequences)
-        program_rows = conn.sql(f"SELECT {PROGRAM_COLUMNS} FROM programs ORDER BY program_id").pl()
-        lineage = warehouse_lineage(conn, config_hash, warehouse.database, context.run.run_id)
-        available = [r[0] for r in conn.execute("SELECT DISTINCT config_hash FROM edit_sequences ORDER BY 1").fetchall()]
-    context.log.info(f"exporting config {config_hash} ({chosen_by}); the warehouse holds {available}")
-    out_dir = lintseq_settings.exports_dir / settings.name
     try:
-        result = write_exports(sequences, program_rows, out_dir, settings, lineage)
+        with warehouse.read_connection() as conn:
+            available = [r[0] for r in conn.execute("SELECT DISTINCT config_hash FROM edit_sequences ORDER BY 1").fetchall()]
+            context.log.info(f"exporting config {config_hash} ({chosen_by}); the warehouse holds {available}")
+            inputs = stage_from_warehouse(conn, config_hash, scratch)
+            lineage = warehouse_lineage(conn, config_hash, warehouse.database, context.run.run_id)
+        out_dir = lintseq_settings.exports_dir / settings.name
+        result = write_staged_exports(inputs, out_dir, settings, lineage)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     metadata = {
@@ -90,31 +85,6 @@ def training_exports(
     if result.plots:
         metadata["plots"] = MetadataValue.md(_inline_images(result.plots))
     return MaterializeResult(metadata=metadata)
-
-
-def _sorted_sequences_file(conn, config_hash: str, path: Path, rows_per_range: int = EXPORT_RANGE_ROWS) -> None:
-    """The config's sequences, ordered by sequence_id, into one Parquet file.
-
-    Sorting every edit path in one ORDER BY needs memory in proportion to the data (DuckDB
-    ran out at 380K sequences under its cap); sorting the ids alone is cheap, so the ids
-    give range boundaries and each range is sorted and appended on its own."""
-    ids = conn.sql("SELECT sequence_id FROM edit_sequences WHERE config_hash = ? ORDER BY sequence_id", params=[config_hash]).arrow()
-    ids = ids.column(0) if isinstance(ids, pa.Table) else ids.read_all().column(0)
-    bounds = [ids[i].as_py() for i in range(0, len(ids), rows_per_range)]
-    query = f"SELECT {SEQUENCE_COLUMNS} FROM edit_sequences WHERE config_hash = ? AND sequence_id >= ? AND sequence_id < ? ORDER BY sequence_id"
-    last = f"SELECT {SEQUENCE_COLUMNS} FROM edit_sequences WHERE config_hash = ? AND sequence_id >= ? ORDER BY sequence_id"
-    writer = None
-    try:
-        for i, lo in enumerate(bounds or [""]):
-            params = [config_hash, lo, bounds[i + 1]] if i + 1 < len(bounds) else [config_hash, lo]
-            table = conn.sql(query if i + 1 < len(bounds) else last, params=params).arrow()
-            table = table if isinstance(table, pa.Table) else table.read_all()
-            if writer is None:
-                writer = pq.ParquetWriter(path, table.schema)
-            writer.write_table(table, row_group_size=10_000)
-    finally:
-        if writer is not None:
-            writer.close()
 
 
 def _inline_images(paths, max_bytes: int = 300_000) -> str:

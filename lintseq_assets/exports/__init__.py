@@ -3,7 +3,8 @@
     from lintseq_assets.exports import ExportSettings, write_exports
     result = write_exports(sequences, programs, out_dir, ExportSettings(), lineage={...})
 
-No Dagster here: the `training_exports` asset and the CLI both call `write_exports`.
+No Dagster here. `write_exports` takes frames; the `training_exports` asset uses
+`staged.stage_from_warehouse` and `write_staged_exports`, which stream (same bytes).
 Formats and settings are documented in docs/exports.md.
 """
 
@@ -19,7 +20,7 @@ from .formats import (
 from .manifest import EXPORT_FORMAT_VERSION, verify_manifest
 from .settings import FORMATS, ExportError, ExportSettings
 from .splits import assign_split
-from .writer import ExportResult, default_out_dir, write_exports
+from .writer import ExportResult, StagedInputs, default_out_dir, write_exports, write_staged_exports
 
 __all__ = [
     "EXPORT_FORMAT_VERSION",
@@ -30,6 +31,7 @@ __all__ = [
     "ExportError",
     "ExportResult",
     "ExportSettings",
+    "StagedInputs",
     "assign_split",
     "completion_text",
     "default_out_dir",
@@ -38,4 +40,5 @@ __all__ = [
     "parse_state",
     "verify_manifest",
     "write_exports",
+    "write_staged_exports",
 ]

@@ -6,6 +6,11 @@ Parquet (and JSONL / a save_to_disk copy on request), plots, the card and the ma
 Everything is written into a temporary sibling folder that is renamed into place at the
 end, so a crash never leaves a half export where a trainer would find it. Rows are sorted
 by id, and Parquet is written with fixed options, so the same inputs give the same bytes.
+
+Two ways in, one writer: `write_exports` takes frames (and joins them here, in polars);
+`write_staged_exports` takes `StagedInputs`, Parquet files the warehouse side already
+selected, joined and sorted (`exports.staged.stage_from_warehouse`), and streams them a
+batch at a time, so its memory does not grow with the export. Same inputs, same bytes.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from .length import LengthLimit, Outcome, shape_row
 from .manifest import MANIFEST_NAME, write_manifest
 from .settings import ExportError, ExportSettings
 from .shards import ShardWriter
-from .splits import assign_splits
+from .splits import assign_split
 
 SEQUENCE_COLUMNS = ("sequence_id", "program_id", "sample_index", "config_hash", "edit_path")
 PROGRAM_COLUMNS = ("program_id", "instruction", "program", "source")
@@ -105,6 +110,20 @@ def _require(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
         raise ExportError(f"{what} lack columns {missing} (have {frame.columns})")
 
 
+READ_BATCH_ROWS = 2_000  # rows turned into items at a time
+
+
+def _sequence_items(frame: pl.DataFrame) -> Iterator[SequenceItem]:
+    for r in frame.iter_rows(named=True):
+        yield SequenceItem(r["sequence_id"], r["program_id"], int(r["sample_index"]), r["config_hash"],
+                           r["source"], r["instruction"], r["program"], tuple(r["edit_path"]))
+
+
+def _program_items(frame: pl.DataFrame) -> Iterator[ProgramItem]:
+    for r in frame.iter_rows(named=True):
+        yield ProgramItem(r["program_id"], r["source"], r["instruction"], r["program"])
+
+
 @dataclass
 class Inputs:
     """The sequences to export joined with their programs, and the programs themselves,
@@ -113,31 +132,58 @@ class Inputs:
     sequences: pl.DataFrame
     programs: pl.DataFrame
     excluded: int
-    paths_file: Path | None = None  # edit paths streamed from here when `sequences` lacks them
 
-    def _slices(self, batch: int) -> Iterator[pl.DataFrame]:
-        if self.paths_file is None:
-            yield from self.sequences.iter_slices(batch)
-            return
-        # Both sides are sorted by sequence_id: an inner join per batch keeps that order.
-        for record_batch in pq.ParquetFile(self.paths_file).iter_batches(batch_size=batch, columns=["sequence_id", "edit_path"]):
-            paths = pl.from_arrow(record_batch)
-            yield paths.join(self.sequences, on="sequence_id", how="inner", maintain_order="left")
+    @property
+    def n_sequences(self) -> int:
+        return self.sequences.height
 
-    def sequence_items(self, batch: int = 10_000) -> Iterator[SequenceItem]:
+    @property
+    def n_programs(self) -> int:
+        return self.programs.height
+
+    def sequence_items(self, batch: int = READ_BATCH_ROWS) -> Iterator[SequenceItem]:
         """Rows as items, a slice at a time (the frame stays columnar in memory).
 
         Program text joins a slice at a time: joined up front, every program's text would
         be held once per sample (5 copies at s=5, most of the export's memory at scale)."""
-        for frame in self._slices(batch):
-            frame = frame.join(self.programs, on="program_id", how="left", maintain_order="left")
-            for r in frame.iter_rows(named=True):
-                yield SequenceItem(r["sequence_id"], r["program_id"], int(r["sample_index"]), r["config_hash"],
-                                   r["source"], r["instruction"], r["program"], tuple(r["edit_path"]))
+        for frame in self.sequences.iter_slices(batch):
+            yield from _sequence_items(frame.join(self.programs, on="program_id", how="left", maintain_order="left"))
 
     def program_items(self) -> Iterator[ProgramItem]:
-        for r in self.programs.iter_rows(named=True):
-            yield ProgramItem(r["program_id"], r["source"], r["instruction"], r["program"])
+        yield from _program_items(self.programs)
+
+
+SEQUENCE_FILE_COLUMNS = (*SEQUENCE_COLUMNS, "instruction", "program", "source")
+
+
+@dataclass
+class StagedInputs:
+    """Export inputs already selected, joined and sorted, in Parquet files read in order.
+
+    sequence_files: the exported sequences (one config, unique, sorted by sequence_id across
+        the files), each row with its program's instruction, program and source.
+    program_files: their programs (unique, sorted by program_id across the files).
+    Nulls are already filled (instruction '', source 'unknown'), and sequences of programs
+    with a format marker in their instruction are already left out (`excluded` counts those
+    programs). Only a batch of rows is in memory at a time.
+    """
+
+    config_hash: str
+    sequence_files: list[Path]
+    program_files: list[Path]
+    excluded: int
+    n_sequences: int
+    n_programs: int
+
+    def sequence_items(self, batch: int = READ_BATCH_ROWS) -> Iterator[SequenceItem]:
+        for path in self.sequence_files:
+            for record_batch in pq.ParquetFile(path).iter_batches(batch_size=batch, columns=list(SEQUENCE_FILE_COLUMNS)):
+                yield from _sequence_items(pl.from_arrow(record_batch))
+
+    def program_items(self, batch: int = READ_BATCH_ROWS) -> Iterator[ProgramItem]:
+        for path in self.program_files:
+            for record_batch in pq.ParquetFile(path).iter_batches(batch_size=batch, columns=list(PROGRAM_COLUMNS)):
+                yield from _program_items(pl.from_arrow(record_batch))
 
 
 def join_inputs(sequences: pl.DataFrame, programs: pl.DataFrame) -> Inputs:
@@ -199,26 +245,30 @@ def _swap_into_place(tmp: Path, out_dir: Path) -> None:
         os.replace(tmp, out_dir)
 
 
-def _write_all(tmp: Path, inputs: Inputs, settings: ExportSettings, limit: LengthLimit, config_hash: str, lineage: dict) -> tuple[dict, dict, list[Path], Path]:
+def _write_all(tmp: Path, inputs: Inputs | StagedInputs, settings: ExportSettings, limit: LengthLimit, config_hash: str, lineage: dict) -> tuple[dict, dict, list[Path], Path]:
     """Everything of one export into `tmp`: data, copies, plots, card, manifest."""
     splits = list(settings.splits)
-    split_of = assign_splits(inputs.programs.get_column("program_id").to_list(), settings.split_seed, settings.splits)
     writers = {name: _FormatWriter(name, tmp, settings, limit) for name in settings.formats}
     by_unit = {unit: [w for w in writers.values() if w.spec.unit == unit] for unit in ("program", "sequence")}
     stats = ExportStats()
+    programs_per_split = dict.fromkeys(splits, 0)
+    # A program's split is a pure function of its id, so it is computed where needed, not kept.
     for item in inputs.program_items():
+        split = assign_split(item.program_id, settings.split_seed, settings.splits)
+        programs_per_split[split] += 1
         stats.add_program(item)
         for writer in by_unit["program"]:
-            writer.add(item, split_of[item.program_id])
+            writer.add(item, split)
     for item in inputs.sequence_items():
+        split = assign_split(item.program_id, settings.split_seed, settings.splits)
         stats.add_sequence(item)
         for writer in by_unit["sequence"]:
-            writer.add(item, split_of[item.program_id])
+            writer.add(item, split)
     data_files = {name: writer.close() for name, writer in writers.items()}
     counts: dict = {
-        "input": {"sequences": inputs.sequences.height, "programs": inputs.programs.height,
+        "input": {"sequences": inputs.n_sequences, "programs": inputs.n_programs,
                   "programs_excluded_marker_in_instruction": inputs.excluded},
-        "programs_per_split": {s: sum(1 for v in split_of.values() if v == s) for s in splits},
+        "programs_per_split": programs_per_split,
         "rows": {n: {s: w.tally[Outcome.KEPT.value][s] + w.tally[Outcome.TRUNCATED.value][s] for s in splits} for n, w in writers.items()},
         "truncated": {n: w.tally[Outcome.TRUNCATED.value] for n, w in writers.items()},
         "dropped": {n: w.tally[Outcome.DROPPED.value] for n, w in writers.items()},
@@ -232,33 +282,38 @@ def _write_all(tmp: Path, inputs: Inputs, settings: ExportSettings, limit: Lengt
     return counts, data_files, plots, card
 
 
-def write_exports(sequences: pl.DataFrame | Path, programs: pl.DataFrame, out_dir: Path, settings: ExportSettings, lineage: dict, *, hub_token: str | None = None) -> ExportResult:
+def write_exports(sequences: pl.DataFrame, programs: pl.DataFrame, out_dir: Path, settings: ExportSettings, lineage: dict, *, hub_token: str | None = None) -> ExportResult:
     """Write the training export described by `settings` to `out_dir` (replacing it whole).
 
-    sequences: a frame, or a Parquet file sorted by (unique) sequence_id; from a file only
-    the id columns are loaded and edit paths are streamed a batch at a time, so memory does
-    not grow with the number of sequences (the warehouse's export at paper scale).
+    sequences and programs: frames (see SEQUENCE_COLUMNS, PROGRAM_COLUMNS); they are joined
+    and sorted here. For exports too big for memory, use `write_staged_exports`.
 
     hub_token: for `push_to_hub`; when None, HF_TOKEN / HUGGING_FACE_HUB_TOKEN are used, as
     huggingface_hub itself would.
     """
-    out_dir = Path(out_dir)
     token = _hub_token(settings, hub_token)
     limit = LengthLimit.from_settings(settings)
-    paths_file = None
-    if isinstance(sequences, (str, Path)):
-        paths_file = Path(sequences)
-        _require(pl.scan_parquet(paths_file).head(0).collect(), SEQUENCE_COLUMNS, "sequences")
-        sequences = pl.scan_parquet(paths_file).select([c for c in SEQUENCE_COLUMNS if c != "edit_path"]).collect()
-    else:
-        _require(sequences, SEQUENCE_COLUMNS, "sequences")
+    _require(sequences, SEQUENCE_COLUMNS, "sequences")
     _require(programs, PROGRAM_COLUMNS, "programs")
     if sequences.height == 0:
         raise ExportError("no edit sequences to export")
     selected, config_hash = select_config(sequences, settings.config_hash)
     inputs = join_inputs(selected, programs)
-    inputs.paths_file = paths_file
-    if inputs.sequences.height == 0:
+    return _export(inputs, config_hash, Path(out_dir), settings, limit, lineage, token)
+
+
+def write_staged_exports(inputs: StagedInputs, out_dir: Path, settings: ExportSettings, lineage: dict, *, hub_token: str | None = None) -> ExportResult:
+    """`write_exports` from inputs the warehouse already prepared (`StagedInputs`): the
+    files are streamed, so memory does not grow with the number of sequences or programs."""
+    token = _hub_token(settings, hub_token)
+    limit = LengthLimit.from_settings(settings)
+    if settings.config_hash is not None and settings.config_hash != inputs.config_hash:
+        raise ExportError(f"config_hash {settings.config_hash!r} not in the sequences (they hold {[inputs.config_hash]})")
+    return _export(inputs, inputs.config_hash, Path(out_dir), settings, limit, lineage, token)
+
+
+def _export(inputs: Inputs | StagedInputs, config_hash: str, out_dir: Path, settings: ExportSettings, limit: LengthLimit, lineage: dict, token: str | None) -> ExportResult:
+    if inputs.n_sequences == 0:
         raise ExportError("no exportable sequences (every instruction contains a format marker)")
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,98 @@
+"""The export's inputs from the warehouse, prepared by DuckDB into Parquet files.
+
+`write_exports` joins frames in memory: fine for tests and small exports, but at paper scale
+the sequences (every edit path) and programs (every text) are gigabytes. Here DuckDB does
+the same selection instead (one config's sequences; programs whose instruction holds a
+format marker left out and counted; sequences whose program is missing refused), joins each
+sequence with its program, and writes both sides sorted by id, a key range at a time, to
+files under a scratch folder (`COPY ... TO`, so the rows never pass through Python).
+`write_staged_exports` then streams them. The rules are `join_inputs`'s, so the export is
+byte-identical to `write_exports` on the same rows (tests/test_exports_staged.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from .formats import MARKERS
+from .settings import ExportError
+from .writer import StagedInputs
+
+FILE_ROWS = 10_000  # rows DuckDB sorts and writes per file (each file is one key range)
+
+_MARKED = " OR ".join("contains(coalesce(instruction, ''), ?)" for _ in MARKERS)
+_PROGRAM_SELECT = "program_id, coalesce(instruction, '') AS instruction, program, coalesce(source, 'unknown') AS source"
+
+
+def _literal(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _bounds(conn: duckdb.DuckDBPyConnection, key: str, from_where: str, params: list, rows: int) -> tuple[list, int]:
+    """Every `rows`-th value of `key` in sorted order (each starts a range), and the row count."""
+    found = conn.execute(
+        f"SELECT {key}, _total FROM (SELECT {key}, row_number() OVER (ORDER BY {key}) AS _n, count(*) OVER () AS _total "
+        f"{from_where}) WHERE (_n - 1) % {int(rows)} = 0 ORDER BY 1",
+        params,
+    ).fetchall()
+    return [r[0] for r in found], (found[0][1] if found else 0)
+
+
+def _copy_ranges(conn: duckdb.DuckDBPyConnection, select: str, key: str, bounds: list, params: list, folder: Path, stem: str) -> list[Path]:
+    """`select` (whose WHERE the range condition extends) one key range per file, sorted by key."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, low in enumerate(bounds):
+        high = bounds[i + 1] if i + 1 < len(bounds) else None
+        condition = f"{key} >= {_literal(low)}" + (f" AND {key} < {_literal(high)}" if high is not None else "")
+        path = folder / f"{stem}-{i:05d}.parquet"
+        conn.execute(f"COPY ({select} AND {condition} ORDER BY {key}) TO {_literal(path)} (FORMAT parquet, ROW_GROUP_SIZE 2048)", params)
+        files.append(path)
+    return files
+
+
+def stage_from_warehouse(conn: duckdb.DuckDBPyConnection, config_hash: str, scratch: Path, file_rows: int = FILE_ROWS) -> StagedInputs:
+    """Select, join and sort the export of `config_hash` into Parquet files under `scratch`.
+
+    Raises ExportError as `write_exports` would: no sequences of the config, or sequences
+    whose program is missing (or has no text). A connection may be read-only (only TEMP
+    objects are created).
+    """
+    scratch = Path(scratch)
+    n_config = conn.execute("SELECT count(*) FROM edit_sequences WHERE config_hash = ?", [config_hash]).fetchone()[0]
+    if n_config == 0:
+        raise ExportError("no edit sequences to export")
+    orphans, example = conn.execute(
+        "SELECT count(*), min(program_id) FROM (SELECT DISTINCT program_id FROM edit_sequences WHERE config_hash = ?) s "
+        "WHERE NOT EXISTS (SELECT 1 FROM programs p WHERE p.program_id = s.program_id AND p.program IS NOT NULL)",
+        [config_hash],
+    ).fetchone()
+    if orphans:
+        raise ExportError(f"{orphans} programs referenced by sequences are missing, e.g. {example}")
+    # Programs of this config to export: referenced, and no format marker in the instruction.
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE _export_programs AS "
+        f"SELECT DISTINCT program_id, ({_MARKED}) AS marked FROM programs p "
+        "WHERE EXISTS (SELECT 1 FROM edit_sequences s WHERE s.config_hash = ? AND s.program_id = p.program_id)",
+        [*MARKERS, config_hash],
+    )
+    try:
+        excluded = conn.execute("SELECT count(*) FROM _export_programs WHERE marked").fetchone()[0]
+        kept = "program_id IN (SELECT program_id FROM _export_programs WHERE NOT marked)"
+
+        sequences_where = f"FROM edit_sequences WHERE config_hash = ? AND {kept}"
+        bounds, n_sequences = _bounds(conn, "sequence_id", sequences_where, [config_hash], file_rows)
+        sequence_files = _copy_ranges(
+            conn,
+            "SELECT s.sequence_id, s.program_id, s.sample_index, s.config_hash, s.edit_path, "
+            "coalesce(p.instruction, '') AS instruction, p.program, coalesce(p.source, 'unknown') AS source "
+            f"FROM edit_sequences s JOIN programs p USING (program_id) WHERE s.config_hash = ? AND s.{kept}",
+            "sequence_id", bounds, [config_hash], scratch, "sequences",
+        )
+        bounds, n_programs = _bounds(conn, "program_id", f"FROM programs WHERE {kept}", [], file_rows)
+        program_files = _copy_ranges(conn, f"SELECT {_PROGRAM_SELECT} FROM programs WHERE {kept}", "program_id", bounds, [], scratch, "programs")
+    finally:
+        conn.execute("DROP TABLE IF EXISTS _export_programs")
+    return StagedInputs(config_hash, sequence_files, program_files, excluded, n_sequences, n_programs)

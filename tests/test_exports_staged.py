@@ -1,0 +1,113 @@
+"""The warehouse export path (DuckDB stages sorted Parquet files, the writer streams them)
+writes the same bytes as `write_exports` on the same rows as frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from test_exports import LINEAGE, build_inputs
+
+from lintseq_assets.core import SamplerConfig
+from lintseq_assets.exports import (
+    FORMATS,
+    STATE_MARKER,
+    ExportError,
+    ExportSettings,
+    write_exports,
+    write_staged_exports,
+)
+from lintseq_assets.exports.staged import stage_from_warehouse
+from resources.connect import connect_writer
+
+RANDSEQ = SamplerConfig(linter="none")
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    """Two sampler configs; one program's instruction holds a marker, one has no source."""
+    sequences, programs = build_inputs()
+    randseq, _ = build_inputs(RANDSEQ, samples=2)
+    programs = programs.with_columns(
+        pl.when(pl.col("program").str.contains("sum_squares", literal=True)).then(pl.col("instruction") + STATE_MARKER)
+        .otherwise(pl.col("instruction")).alias("instruction"),
+        pl.when(pl.col("program").str.contains("def fib", literal=True)).then(None).otherwise(pl.col("source")).alias("source"),
+    )
+    path = tmp_path_factory.mktemp("warehouse") / "w.duckdb"
+    conn = connect_writer(path)
+    conn.register("staged_programs", programs.to_arrow())
+    conn.execute("INSERT INTO programs BY NAME SELECT * FROM staged_programs")
+    for frame in (sequences, randseq):
+        conn.register("staged_sequences", frame.to_arrow())
+        conn.execute("INSERT INTO edit_sequences BY NAME SELECT * FROM staged_sequences")
+    conn.close()
+    return path
+
+
+def _frames(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    conn = connect_writer(path)
+    try:
+        return conn.sql("SELECT * FROM edit_sequences").pl(), conn.sql("SELECT * FROM programs").pl()
+    finally:
+        conn.close()
+
+
+def _staged(path: Path, config_hash: str, scratch: Path, file_rows: int):
+    conn = connect_writer(path)
+    try:
+        return stage_from_warehouse(conn, config_hash, scratch, file_rows=file_rows)
+    finally:
+        conn.close()
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+SETTINGS = [
+    {},
+    {"formats": FORMATS, "splits": {"train": 0.6, "validation": 0.2, "test": 0.2}, "split_seed": 3, "jsonl": True, "shard_rows": 10},
+    {"formats": ("lintseq", "subtrajectory", "baseline"), "max_chars": 700, "overlong": "truncate", "shard_rows": 7},
+]
+
+
+@pytest.mark.parametrize("config", [SamplerConfig(), RANDSEQ], ids=["lintseq", "randseq"])
+@pytest.mark.parametrize("index", range(len(SETTINGS)))
+def test_staged_export_is_byte_identical_to_frames(warehouse, tmp_path, config, index):
+    chash = config.config_hash()
+    settings = ExportSettings.from_dict({"config_hash": chash, **SETTINGS[index]})
+    sequences, programs = _frames(warehouse)
+    framed = write_exports(sequences, programs, tmp_path / "frames" / "x", settings, LINEAGE)
+    inputs = _staged(warehouse, chash, tmp_path / "scratch", file_rows=4)
+    assert len(inputs.sequence_files) > 1 and len(inputs.program_files) > 1  # several key ranges
+    staged = write_staged_exports(inputs, tmp_path / "staged" / "x", settings, LINEAGE)
+    assert staged.counts == framed.counts
+    assert staged.counts["input"]["programs_excluded_marker_in_instruction"] == 1
+    assert _files(staged.out_dir) == _files(framed.out_dir)
+
+
+def test_staged_inputs_refuse_what_write_exports_refuses(warehouse, tmp_path):
+    with pytest.raises(ExportError, match="no edit sequences"):
+        _staged(warehouse, "0" * 16, tmp_path / "a", 4)
+    settings = ExportSettings(config_hash="f" * 16)
+    inputs = _staged(warehouse, SamplerConfig().config_hash(), tmp_path / "b", 4)
+    with pytest.raises(ExportError, match="not in the sequences"):
+        write_staged_exports(inputs, tmp_path / "x", settings, LINEAGE)
+    assert not (tmp_path / "x").exists()
+    conn = connect_writer(warehouse)
+    try:
+        conn.execute("BEGIN TRANSACTION")
+        conn.execute("DELETE FROM programs WHERE program_id = (SELECT min(program_id) FROM programs)")
+        with pytest.raises(ExportError, match="missing"):
+            stage_from_warehouse(conn, SamplerConfig().config_hash(), tmp_path / "c")
+        conn.execute("ROLLBACK")
+        conn.execute("BEGIN TRANSACTION")
+        conn.execute("UPDATE programs SET instruction = instruction || ?", [STATE_MARKER])
+        everything_marked = stage_from_warehouse(conn, RANDSEQ.config_hash(), tmp_path / "d")
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+    assert everything_marked.n_sequences == 0
+    with pytest.raises(ExportError, match="no exportable sequences"):
+        write_staged_exports(everything_marked, tmp_path / "y", ExportSettings(), LINEAGE)
