@@ -117,10 +117,17 @@ def sequences_replay(
     order, params, total, sampled = _sample_clause(
         conn, "edit_sequences", "sequence_id", max_rows, alias="s", focus_run_id=focus_run_id
     )
+    # The sample is chosen on keys alone, then only its rows are joined with their programs:
+    # joining first would hash every program text (and carry every edit path) to keep a few.
+    picked_order, picked_params, _, _ = _sample_clause(
+        conn, "edit_sequences", "sequence_id", max_rows, alias="k", focus_run_id=focus_run_id
+    )
+    run_id = ", s.run_id" if _has_column(conn, "edit_sequences", "run_id") else ""
     cursor = conn.execute(
+        f"WITH k AS (SELECT s.sequence_id{run_id} FROM edit_sequences s {order}) "
         "SELECT s.sequence_id, s.config_hash, s.edit_path, p.program "
-        f"FROM edit_sequences s LEFT JOIN programs p USING (program_id) {order}",
-        params,
+        f"FROM k JOIN edit_sequences s USING (sequence_id) LEFT JOIN programs p USING (program_id) {picked_order}",
+        [*params, *picked_params],
     )
     checked = failed = 0
     examples: list[str] = []

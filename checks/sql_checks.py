@@ -243,15 +243,17 @@ def edits_view(conn: duckdb.DuckDBPyConnection) -> CheckOutcome:
         WHERE per.steps IS NULL OR per.steps <> s.n_edits OR per.first <> 0
            OR per.last <> s.n_edits - 1 OR per.added IS DISTINCT FROM p.n_lines
         ORDER BY s.sequence_id"""
-    bad = conn.execute(query).fetchall()
+    # Counted as they stream: a broken load could disagree on every row.
+    cursor = conn.execute(query)
+    n_bad, examples = 0, []
+    while batch := cursor.fetchmany(10_000):
+        n_bad += len(batch)
+        examples += [
+            f"{sid}: n_edits={n} steps={steps} range={first}..{last} lines_added={added} n_lines={lines}"
+            for sid, n, steps, first, last, added, lines in batch[: EXAMPLES - len(examples)]
+        ]
     return CheckOutcome(
-        not bad,
-        "edits view matches every sequence" if not bad else f"{len(bad)} sequences disagree with the edits view",
-        {
-            "bad_sequences": len(bad),
-            "examples": [
-                f"{sid}: n_edits={n} steps={steps} range={first}..{last} lines_added={added} n_lines={lines}"
-                for sid, n, steps, first, last, added, lines in bad[:EXAMPLES]
-            ],
-        },
+        not n_bad,
+        "edits view matches every sequence" if not n_bad else f"{n_bad} sequences disagree with the edits view",
+        {"bad_sequences": n_bad, "examples": examples},
     )
