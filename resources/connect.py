@@ -19,8 +19,13 @@ from .ddl import schema_statements
 
 # DuckDB's own default is 80% of RAM, which it fills with cached pages during big merges
 # and keeps; a fixed cap keeps the platform's memory flat as the data grows (DuckDB spills
-# to `<warehouse>.tmp/` beyond it). Pass config={"memory_limit": ...} to change it.
-DEFAULT_MEMORY_LIMIT = "1GB"
+# to `<warehouse>.tmp/` beyond it; its temp files are named per process). Even a read fills
+# the cap with cached blocks (a scan of every edit path, a check's join), so the cap is what
+# a stage adds to the process while a connection is open: at 1 GB that was most of the
+# process's peak at 90K programs. The platform's statements are written to stay inside 256 MB
+# (the merge compares a key range at a time, the replay check samples keys before joining,
+# the export stages a key range at a time). Pass config={"memory_limit": ...} to change it.
+DEFAULT_MEMORY_LIMIT = "256MB"
 
 
 class WarehouseMissing(FileNotFoundError):
