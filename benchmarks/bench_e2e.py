@@ -43,6 +43,7 @@ from lintseq_assets.bench_corpus import CORPUS_FILE, build_corpus, write_sources
 
 STAGES = {
     "raw_instructions": "ingest",
+    "source_programs": "curation",  # the per-record half, run per source partition
     "programs": "curation",
     "edit_sequence_shards": "sampling",
     "edit_sequences": "load",
@@ -178,30 +179,32 @@ class PeakSampler(threading.Thread):
                 for p, r, ps in sorted(split, key=lambda x: -x[2])]
 
 
-def stage_seconds(dagster_home: Path) -> tuple[dict[str, float], dict[str, float], dict[str, tuple[float, float]]]:
-    """(seconds per stage, seconds per step, (start, end) timestamps per step) of the latest run, from its event log."""
+def stage_seconds(dagster_home: Path) -> tuple[dict[str, float], dict[str, float], list[tuple[str, float, float]]]:
+    """(seconds per stage, seconds per step, (step, start, end) of every step) over every run of
+    the instance: `lintseq materialize` runs the ingest job once per source partition, then the
+    downstream job, so a step (e.g. `raw_instructions`) can run several times; its seconds add up."""
     from dagster import DagsterEventType, DagsterInstance
 
     os.environ["DAGSTER_HOME"] = str(dagster_home)
+    steps: dict[str, float] = {}
+    spans: list[tuple[str, float, float]] = []
     with DagsterInstance.get() as instance:
-        run = instance.get_runs(limit=1)[0]
-        starts: dict[str, float] = {}
-        steps: dict[str, float] = {}
-        spans: dict[str, tuple[float, float]] = {}
-        for record in instance.all_logs(run.run_id):
-            event = record.dagster_event
-            if event is None or event.step_key is None:
-                continue
-            if event.event_type == DagsterEventType.STEP_START:
-                starts[event.step_key] = record.timestamp
-            elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE) and event.step_key in starts:
-                steps[event.step_key] = record.timestamp - starts[event.step_key]
-                spans[event.step_key] = (starts[event.step_key], record.timestamp)
+        for run in instance.get_runs():
+            starts: dict[str, float] = {}
+            for record in instance.all_logs(run.run_id):
+                event = record.dagster_event
+                if event is None or event.step_key is None:
+                    continue
+                if event.event_type == DagsterEventType.STEP_START:
+                    starts[event.step_key] = record.timestamp
+                elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE) and event.step_key in starts:
+                    steps[event.step_key] = steps.get(event.step_key, 0.0) + record.timestamp - starts[event.step_key]
+                    spans.append((event.step_key, starts[event.step_key], record.timestamp))
     stages: dict[str, float] = {}
     for key, seconds in steps.items():
         stage = STAGES.get(key, "checks")
         stages[stage] = stages.get(stage, 0.0) + seconds
-    return stages, steps, spans
+    return stages, steps, sorted(spans, key=lambda span: span[1])
 
 
 def run_size(corpus: Path, n: int, samples: int, workers: int, extra_args: list[str]) -> dict:
@@ -224,13 +227,23 @@ def run_size(corpus: Path, n: int, samples: int, workers: int, extra_args: list[
     peak_by_stage: dict[str, int] = {}
     pss_by_stage: dict[str, int] = {}
     pss_window: dict[str, tuple[float, float]] = {}  # the step span holding each stage's PSS peak
-    for key, (lo, hi) in spans.items():
+    for key, lo, hi in spans:
         stage = STAGES.get(key, "checks")
         peak = max((b for t, b in sampler.series if lo <= t <= hi), default=0)
         peak_by_stage[stage] = max(peak_by_stage.get(stage, 0), peak)
         pss = max((b for t, b, _s in sampler.pss_series if lo <= t <= hi), default=0)
         if pss >= pss_by_stage.get(stage, -1):
             pss_by_stage[stage], pss_window[stage] = pss, (lo, hi)
+    # Outside every step: start-up, between runs, and the command's own summary at the end.
+    def outside(t: float) -> bool:
+        return not any(lo <= t <= hi for _k, lo, hi in spans)
+
+    peak_by_stage["other"] = max((b for t, b in sampler.series if outside(t)), default=0)
+    other = [(t, b) for t, b, _s in sampler.pss_series if outside(t)]
+    pss_by_stage["other"] = max((b for _t, b in other), default=0)
+    if other:
+        at = max(other, key=lambda sample: sample[1])[0]
+        pss_window["other"] = (at, at)
     counts = _counts(home)
     t0 = sampler.series[0][0] if sampler.series else 0.0
     return {
@@ -281,9 +294,9 @@ def table(results: list[dict]) -> str:
             f"{seqs / r['wall_seconds']:.0f} | {r['peak_rss_mb']:,} | {r.get('peak_pss_mb', 0):,} | {r['workers']} | {_load(r)} |"
         )
         rss, pss = r["peak_rss_mb_by_stage"], r.get("peak_pss_mb_by_stage", {})
-        memory.append(f"| {r['n']:,} | {r['workers']} | " + " | ".join(f"{rss.get(s, 0):,} / {pss.get(s, 0):,}" for s in order)
+        memory.append(f"| {r['n']:,} | {r['workers']} | " + " | ".join(f"{rss.get(s, 0):,} / {pss.get(s, 0):,}" for s in [*order, "other"])
                       + f" | {r['peak_rss_mb']:,} / {r.get('peak_pss_mb', 0):,} |")
-    head = "| programs in | workers | " + " | ".join(order) + " | whole run |"
+    head = "| programs in | workers | " + " | ".join(order) + " | outside steps | whole run |"
     lines += ["", "Peak memory of the process tree, RSS / PSS (MB):", "", head, "|" + "---|" * (head.count("|") - 1), *memory]
     return "\n".join(lines)
 
