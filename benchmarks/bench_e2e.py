@@ -234,6 +234,19 @@ def run_size(corpus: Path, n: int, samples: int, workers: int, extra_args: list[
         pss = max((b for t, b, _s in sampler.pss_series if lo <= t <= hi), default=0)
         if pss >= pss_by_stage.get(stage, -1):
             pss_by_stage[stage], pss_window[stage] = pss, (lo, hi)
+    # Per step: PSS when it started and at its peak, so what a step adds to the process (which
+    # still holds what earlier steps left) can be told from what it found (the largest run of a
+    # step that runs once per partition).
+    by_step: dict[str, tuple[int, int]] = {}
+    for key, lo, hi in spans:
+        before = [b for t, b, _s in sampler.pss_series if t <= lo]
+        inside = [b for t, b, _s in sampler.pss_series if lo <= t <= hi]
+        if not before and not inside:
+            continue
+        at_start = before[-1] if before else inside[0]
+        peak = max(inside, default=at_start)  # a step shorter than the poll may have no sample
+        if peak >= by_step.get(key, (0, -1))[1]:
+            by_step[key] = (at_start, peak)
     # Outside every step: start-up, between runs, and the command's own summary at the end.
     def outside(t: float) -> bool:
         return not any(lo <= t <= hi for _k, lo, hi in spans)
@@ -257,6 +270,7 @@ def run_size(corpus: Path, n: int, samples: int, workers: int, extra_args: list[
         "peak_pss_mb": round(sampler.peak_pss / 2**20),
         "peak_pss_mb_by_stage": {k: round(v / 2**20) for k, v in pss_by_stage.items()},
         "processes_at_stage_pss_peak": {k: sampler.breakdown(lo, hi) for k, (lo, hi) in pss_window.items()},
+        "pss_mb_by_step": {k: {"at_start": round(a / 2**20), "peak": round(b / 2**20)} for k, (a, b) in sorted(by_step.items())},
         "rss_series_mb": [(round(t - t0, 1), round(b / 2**20)) for t, b in sampler.series[:: max(1, len(sampler.series) // 60)]],
         "pss_series_mb": [(round(t - t0, 1), round(b / 2**20)) for t, b, _s in sampler.pss_series[:: max(1, len(sampler.pss_series) // 60)]],
         "load_during": [round(min(sampler.load), 2), round(max(sampler.load), 2)] if sampler.load else [],
