@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,23 @@ def read_partition(staging_root: Path, table: str, partition: str) -> StagedPart
     if missing:
         raise StagingError(f"{folder}: manifest names missing shards {missing[:3]}")
     return StagedPartition(table, partition, folder, shards, sum(e["rows"] for e in manifest["shards"]))
+
+
+def wait_for_partition(staging_root: Path, table: str, partition: str, timeout: float = 600.0, poll: float = 1.0) -> StagedPartition:
+    """`read_partition`, waiting while the set is unsealed: another run may be rewriting it.
+
+    Two runs at once stage the same (table, partition) (sampling is outside the warehouse
+    pool): a loader that finds the manifest gone waits for the writer to seal its set (the
+    same rows: staging is deterministic) instead of failing. A set nobody seals (a killed
+    writer) still fails, after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return read_partition(staging_root, table, partition)
+        except StagingError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(poll)
 
 
 def batched(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:

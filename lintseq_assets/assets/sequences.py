@@ -40,7 +40,7 @@ from lintseq_assets.incremental import (
 )
 from lintseq_assets.partitions import last_sampling_config
 from lintseq_assets.sequences import ProgramInput, sample_many
-from lintseq_assets.staging import ShardWriter, read_partition, write_partition
+from lintseq_assets.staging import ShardWriter, wait_for_partition, write_partition
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
@@ -251,11 +251,11 @@ def edit_sequences(
     started = time.perf_counter()
     config_hash = staged_config_hash(context)
     staging = lintseq_settings.staging_dir
-    sequences = read_partition(staging, "edit_sequences", config_hash)
-    rejected = read_partition(staging, "rejects", "edit_sequences")
-    configs = read_partition(staging, "sampler_configs", config_hash)
-    skips = read_partition(staging, SKIPS_TABLE, config_hash)
-    ledger = read_partition(staging, LEDGER_TABLE, config_hash)
+    sequences = wait_for_partition(staging, "edit_sequences", config_hash)
+    rejected = wait_for_partition(staging, "rejects", "edit_sequences")
+    configs = wait_for_partition(staging, "sampler_configs", config_hash)
+    skips = wait_for_partition(staging, SKIPS_TABLE, config_hash)
+    ledger = wait_for_partition(staging, LEDGER_TABLE, config_hash)
     run_id = context.run.run_id
     warehouse.merge("sampler_configs", parquet_select(configs.shards, "sampler_configs"), run_id=run_id)
     # Skipped (already sampled) programs are outside the scope: their rows stay byte-identical.
