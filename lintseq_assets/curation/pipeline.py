@@ -46,21 +46,7 @@ PROGRAM_COLUMNS = (
     "extraction",
     "n_blocks",
 )
-PROGRAM_SCHEMA = {
-    "program_id": pl.String,
-    "record_id": pl.String,
-    "source": pl.String,
-    "source_revision": pl.String,
-    "source_row": pl.Int64,
-    "instruction": pl.String,
-    "program": pl.String,
-    "n_lines": pl.Int64,
-    "n_bytes": pl.Int64,
-    "n_statements": pl.Int64,
-    "n_lint_errors": pl.Int64,
-    "extraction": pl.String,
-    "n_blocks": pl.Int64,
-}
+PROGRAM_SCHEMA = {column: CANDIDATE_SCHEMA[column] for column in PROGRAM_COLUMNS}  # a kept candidate, less its fingerprints
 
 
 @dataclass
