@@ -47,11 +47,13 @@ class SourceKey:
         """True when `record_id` belongs to this shard (always, for an unsharded source)."""
         return self.shards == 1 or shard_of(record_id, self.shards) == self.shard
 
-    def scope_sql(self, alias: str = "t") -> tuple[str, list]:
-        """SQL condition (and its parameters) for the warehouse rows this partition owns."""
-        condition = f"{alias}.source = ?"
+    def scope_sql(self, alias: str | None = "t") -> tuple[str, list]:
+        """SQL condition (and its parameters) for the warehouse rows this partition owns
+        (columns qualified with `alias`, bare when None)."""
+        prefix = f"{alias}." if alias else ""
+        condition = f"{prefix}source = ?"
         if self.shards > 1:
-            condition += f" AND {shard_sql(f'{alias}.record_id', self.shards)} = {self.shard}"
+            condition += f" AND {shard_sql(f'{prefix}record_id', self.shards)} = {self.shard}"
         return condition, [self.name]
 
 

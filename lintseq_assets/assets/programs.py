@@ -125,7 +125,8 @@ def programs(
 
     run_id = context.run.run_id
     columns = ", ".join(PROGRAM_COLUMNS)
-    kept_programs = f"SELECT {columns} FROM candidates WHERE record_id IN (SELECT record_id FROM ({parquet_select(kept.shards, 'programs_kept') if kept.shards else 'SELECT NULL::VARCHAR AS record_id WHERE false'}))"
+    kept_ids = parquet_select(kept.shards, "programs_kept") if kept.shards else "SELECT NULL::VARCHAR AS record_id WHERE false"
+    kept_programs = f"SELECT {columns} FROM candidates WHERE record_id IN (SELECT record_id FROM ({kept_ids}))"
     merged = warehouse.merge("programs", kept_programs, run_id=run_id, scope_sql="true")
     warehouse.merge("rejects", parquet_select(rejected.shards, "rejects"), run_id=run_id, scope_sql="t.asset = 'programs'")
     warehouse.replace_table("curation_report", parquet_select(report.shards, "curation_report"), run_id=run_id)

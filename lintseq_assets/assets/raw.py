@@ -121,7 +121,7 @@ def raw_instructions(
         merged = warehouse.merge("raw_instructions", parquet_select(staged[0].shards, "raw_instructions"), run_id=run_id, scope_sql=scope, scope_params=params)
     warehouse.merge("rejects", parquet_select(rejects_part.shards, "rejects"), run_id=run_id, scope_sql=f"t.asset = 'raw_instructions' AND {scope}", scope_params=params)
     with warehouse.read_connection() as conn:
-        where = scope.replace("t.", "")
+        where, _ = source_key.scope_sql(alias=None)
         rows, revision = conn.execute(f"SELECT count(*), any_value(source_revision) FROM raw_instructions WHERE {where}", params).fetchall()[0]
         total = conn.execute("SELECT count(*) FROM raw_instructions").fetchall()[0][0]
         sample = conn.sql(f"SELECT record_id, source, instruction, response FROM raw_instructions WHERE {where} ORDER BY record_id LIMIT 5", params=params).pl()

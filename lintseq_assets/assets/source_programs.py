@@ -91,7 +91,7 @@ def source_programs(
     settings = CurationSettings.from_dict(curation_settings_for(context.instance, config.curation))
     curation_hash = record_settings_hash(settings)
     scope, params = source_key.scope_sql()
-    where = scope.replace("t.", "")
+    where, _ = source_key.scope_sql(alias=None)
     staging = lintseq_settings.staging_dir
     part = safe_component(source_key.key)
     executor = make_executor(config.executor, config.workers or lintseq_settings.workers, config.ray_address)
