@@ -163,6 +163,7 @@ def test_two_runs_at_once_and_a_reader_all_finish_cleanly(root, reference):
     runs = [start(root, home) for _ in range(2)]
     env = environment(root, home)
     reads = failures = 0
+    errors: list[str] = []
     deadline = time.monotonic() + 400
     while any(proc.poll() is None for proc, _ in runs) and time.monotonic() < deadline:
         done = subprocess.run([sys.executable, "-m", "lintseq_assets.cli", "sql",
@@ -170,6 +171,7 @@ def test_two_runs_at_once_and_a_reader_all_finish_cleanly(root, reference):
         reads += 1
         if done.returncode != 0 and "no warehouse yet" not in done.stderr:
             failures += 1
+            errors.append(done.stderr[-500:])
             assert "lock" not in done.stderr.lower(), done.stderr
     for proc, _log in runs:
         if proc.poll() is None:
@@ -177,5 +179,5 @@ def test_two_runs_at_once_and_a_reader_all_finish_cleanly(root, reference):
         proc.wait()
     logs = [log.read_text(errors="replace") for _, log in runs]
     assert [proc.returncode for proc, _ in runs] == [0, 0], "\n\n".join(text[-3000:] for text in logs)
-    assert reads >= 3 and failures == 0
+    assert reads >= 3 and failures == 0, errors
     assert snapshot(home) == reference
