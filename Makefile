@@ -35,7 +35,7 @@ bench: install bench-data
 
 # The scale corpus: one program per top-level def/class of this Python and its packages.
 bench-data: install
-	@test -f $(LINTSEQ_HOME)/bench/programs.jsonl || $(PY) -m lintseq_assets.bench_corpus --out $(LINTSEQ_HOME)/bench
+	@test -f $(LINTSEQ_HOME)/bench/programs.jsonl || $(PY) benchmarks/bench_corpus.py --out $(LINTSEQ_HOME)/bench
 
 clean:
 	rm -rf $(VENV) $(LINTSEQ_HOME)

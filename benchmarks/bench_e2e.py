@@ -38,8 +38,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
-from lintseq_assets.bench_corpus import CORPUS_FILE, build_corpus, write_sources  # noqa: E402
+from bench_corpus import CORPUS_FILE, build_corpus, write_sources  # noqa: E402
 
 STAGES = {
     "raw_instructions": "ingest",

@@ -8,6 +8,6 @@ The logic lives in `sql_checks`, `replay_checks`, `export_checks` and `gx_suites
 Dagster needed to call or test them); `asset_checks` wraps them for Dagster.
 """
 
-from .asset_checks import GX_KEY, WAREHOUSE_KEY, CheckSettings, build_asset_checks
+from checks.asset_checks import GX_KEY, WAREHOUSE_KEY, CheckSettings, build_asset_checks
 
 __all__ = ["GX_KEY", "WAREHOUSE_KEY", "CheckSettings", "build_asset_checks"]

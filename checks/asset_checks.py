@@ -25,13 +25,12 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from checks import export_checks, replay_checks, sql_checks
+from checks.connection import read_connection
+from checks.gx_suites import SUITES, outcome_from_validation
+from checks.outcome import CheckOutcome
 from lintseq_assets.core import SamplerConfig
 from resources.gx import GXResource
-
-from . import export_checks, replay_checks, sql_checks
-from .connection import read_connection
-from .gx_suites import SUITES, outcome_from_validation
-from .outcome import CheckOutcome
 
 WAREHOUSE_KEY = "warehouse"
 GX_KEY = "gx"  # the GX check functions name their parameter after it

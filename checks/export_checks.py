@@ -18,9 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from checks.outcome import EXAMPLES, CheckOutcome
 from lintseq_assets.exports.manifest import sha256_file
-
-from .outcome import EXAMPLES, CheckOutcome
 
 MANIFEST = "manifest.json"
 _SHARD = re.compile(r"^(?P<split>.+)-\d{5}-of-\d{5}\.parquet$")
@@ -28,7 +27,7 @@ PROGRAM_FORMATS = frozenset({"baseline"})  # one row per program; the rest one p
 
 
 def default_exports_dir() -> Path:
-    from lintseq_assets.settings import load_settings
+    from lintseq_assets.runtime.environment import load_settings
 
     return load_settings().exports_dir
 

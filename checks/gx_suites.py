@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from .outcome import CheckOutcome
+from checks.outcome import CheckOutcome
 
 
 def _expectations():

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import duckdb
 
+from checks.outcome import EXAMPLES, CheckOutcome, preview
+from checks.sql_checks import registered_configs, table_exists
 from lintseq_assets.core import (
     Limits,
     ProgramRejected,
@@ -20,9 +22,6 @@ from lintseq_assets.core import (
     prepare_program,
     verify_edit_path,
 )
-
-from .outcome import EXAMPLES, CheckOutcome, preview
-from .sql_checks import registered_configs, table_exists
 
 DEFAULT_MAX_ROWS = 5_000
 # Parsing is the question here, not size: the sampler already enforced its own limits.

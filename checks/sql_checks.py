@@ -14,9 +14,8 @@ from collections.abc import Iterable, Sequence
 
 import duckdb
 
+from checks.outcome import EXAMPLES, CheckOutcome, preview
 from lintseq_assets.core import SamplerConfig, sequence_id
-
-from .outcome import EXAMPLES, CheckOutcome, preview
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

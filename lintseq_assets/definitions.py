@@ -1,53 +1,27 @@
 """Everything Dagster loads, assembled in one place (`dagster dev -m lintseq_assets.definitions`).
 
 Assets come from `lintseq_assets.assets`, checks from `checks/`, resources from `resources/`;
-settings are read once (`lintseq_assets.settings`) and handed to the resources, so the UI,
+settings are read once (`lintseq_assets.runtime.environment`) and handed to the resources, so the UI,
 `lintseq materialize` and the tests all build the very same Definitions.
 """
 
 from __future__ import annotations
 
 from dagster import (
-    AssetSelection,
-    AutomationConditionSensorDefinition,
-    DefaultSensorStatus,
     Definitions,
-    define_asset_job,
     in_process_executor,
 )
 
 from checks import CheckSettings, build_asset_checks
 from lintseq_assets.assets import ALL_ASSETS
 from lintseq_assets.assets.sequences import SamplingConfig
-from lintseq_assets.materialize import DOWNSTREAM_JOB
-from lintseq_assets.partitions import PARTITIONED_ASSETS, SOURCE_JOB, build_source_job
-from lintseq_assets.schedules import build_hub_schedule
-from lintseq_assets.sensors import build_incoming_sensor
-from lintseq_assets.settings import PlatformSettings, load_settings
+from lintseq_assets.platform.jobs import SOURCE_JOB, build_downstream_job, build_source_job
+from lintseq_assets.platform.schedules import build_hub_schedule
+from lintseq_assets.platform.sensors import automation_sensor, build_incoming_sensor
+from lintseq_assets.runtime.environment import PlatformSettings, load_settings
 from resources.gx import GXResource
-from resources.settings import SettingsResource
+from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
-
-# In-process execution for every job, including the UI's "Materialize all": the steps are a
-# chain anyway, the sampler brings its own worker processes, and one process per run keeps
-# DuckDB's one-writer-per-file rule simple (the `warehouse` pool still guards across runs).
-# The graph is two jobs (docs/incremental.md): `ingest_source`, partitioned by source, and
-# this one, the global steps after it, which declarative automation also launches by itself.
-materialize_downstream = define_asset_job(
-    DOWNSTREAM_JOB,
-    selection=AssetSelection.all() - AssetSelection.assets(*PARTITIONED_ASSETS),
-    description="The global steps over every source partition: de-dup, sampling, load, checks, exports.",
-)
-
-# Evaluates the assets' automation conditions (downstream follows new partitions, never past
-# a failed blocking check); on by default so a drop or a backfill flows through unattended.
-automation_sensor = AutomationConditionSensorDefinition(
-    "lintseq_automation",
-    target=AssetSelection.all(),
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-    description="Runs the global steps when source partitions changed, and never past a failed blocking check.",
-)
 
 
 def build_definitions(settings: PlatformSettings | None = None, check_settings: CheckSettings | None = None) -> Definitions:
@@ -65,9 +39,12 @@ def build_definitions(settings: PlatformSettings | None = None, check_settings: 
     return Definitions(
         assets=ALL_ASSETS,
         asset_checks=build_asset_checks(check_settings),
-        jobs=[materialize_downstream, build_source_job()],
+        jobs=[build_downstream_job(), build_source_job()],
         sensors=[build_incoming_sensor(settings, SOURCE_JOB), automation_sensor],  # docs/incremental.md
         schedules=[build_hub_schedule(settings, SOURCE_JOB)],
+        # In-process execution for every job, including the UI's "Materialize all": the steps are a
+        # chain anyway, the sampler brings its own worker processes, and one process per run keeps
+        # DuckDB's one-writer-per-file rule simple.
         executor=in_process_executor,
         resources={
             "warehouse": WarehouseResource(database=str(settings.warehouse_path)),

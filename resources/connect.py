@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from .ddl import schema_statements
+from resources.ddl import schema_statements
 
 # DuckDB's own default is 80% of RAM, which it fills with cached pages during big merges
 # and keeps; a fixed cap keeps the platform's memory flat as the data grows (DuckDB spills

@@ -96,7 +96,7 @@ TABLES: dict[str, str] = {
             run_id      VARCHAR
         )""",
     "sampling_ledger": """
-        CREATE TABLE IF NOT EXISTS sampling_ledger (  -- completed sampling work (lintseq_assets/incremental.py)
+        CREATE TABLE IF NOT EXISTS sampling_ledger (  -- completed sampling work (lintseq_assets/sampling/plan.py)
             program_id  VARCHAR NOT NULL,
             config_hash VARCHAR NOT NULL,
             seed        BIGINT NOT NULL,           -- the global seed the samples derive from

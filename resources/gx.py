@@ -77,7 +77,7 @@ class GXResource(ConfigurableResource):
     def resolved_docs_dir(self) -> Path:
         if self.docs_dir:
             return Path(self.docs_dir).expanduser().resolve()
-        from lintseq_assets.settings import load_settings
+        from lintseq_assets.runtime.environment import load_settings
 
         return load_settings().home / "gx_docs"
 

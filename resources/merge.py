@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from .ddl import KEYS
+from resources.ddl import KEYS
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from .connect import connect_reader, connect_writer
-from .merge import MergeStats, merge, replace_table
+from resources.connect import connect_reader, connect_writer
+from resources.merge import MergeStats, merge, replace_table
 
 WAREHOUSE_POOL = "warehouse"
 

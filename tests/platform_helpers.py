@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from lintseq_assets.settings import PlatformSettings, load_settings
+from lintseq_assets.runtime.environment import PlatformSettings, load_settings
 
 TABLE_KEYS = {
     "raw_instructions": "record_id",
@@ -73,7 +73,7 @@ def run_platform(settings: PlatformSettings, instance, run_config: dict | None =
     """The whole graph as `lintseq materialize` runs it: one ingest run per source partition,
     then the global steps; returns a `GraphResult` (success, events, checks of all runs)."""
     from lintseq_assets.definitions import build_definitions
-    from lintseq_assets.materialize import run_graph
+    from lintseq_assets.platform.runner import run_graph
 
     defs = defs or build_definitions(settings, check_settings or small_check_settings(settings))
     return run_graph(defs, instance, settings.home, settings.sources_file, run_config, log=lambda line: None)

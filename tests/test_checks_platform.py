@@ -35,7 +35,7 @@ def platform(tmp_path, monkeypatch):
     monkeypatch.setenv("LINTSEQ_SOURCES", str(tmp_path / "sources.yaml"))
     monkeypatch.setenv("LINTSEQ_WORKERS", "1")
     from lintseq_assets.definitions import build_definitions
-    from lintseq_assets.settings import load_settings
+    from lintseq_assets.runtime.environment import load_settings
 
     settings = load_settings()
     instance = DagsterInstance.ephemeral()
@@ -72,7 +72,7 @@ def corrupt_staged_sequences(home: Path) -> str:
 def test_corrupt_sequences_are_stopped_before_the_export(platform):
     from platform_helpers import run_platform
 
-    from lintseq_assets.materialize import DOWNSTREAM_JOB
+    from lintseq_assets.platform.jobs import DOWNSTREAM_JOB
 
     settings, defs, instance = platform
     home = settings.home

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import stdlib_modules
 
-LINTSEQ = [sys.executable, "-m", "lintseq_assets.cli"]
+LINTSEQ = [sys.executable, "-m", "lintseq_assets.cli.main"]
 
 
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import stdlib_modules
 
-from lintseq_assets.executors import LocalExecutor, RayExecutor
-from lintseq_assets.sequences import ProgramInput, sample_many
+from lintseq_assets.runtime.executors import LocalExecutor, RayExecutor
+from lintseq_assets.sampling.batch import ProgramInput, sample_many
 
 
 def _rows(executor) -> list[str]:

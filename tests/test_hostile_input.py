@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lintseq_assets.core import verify_edit_path
-from lintseq_assets.sequences import ProgramInput, sample_many
+from lintseq_assets.sampling.batch import ProgramInput, sample_many
 
 DEEP = 100_000
 FIFTY_MB = 50 * 1024 * 1024
@@ -97,7 +97,7 @@ def test_cli_rejects_hostile_jsonl_exits_0_with_bounded_memory(hostile_jsonl, tm
     out = tmp_path / "out.jsonl"
     rejects = tmp_path / "rejects.jsonl"
     code, peak_mb, stderr = run_measured(
-        [sys.executable, "-m", "lintseq_assets.cli", "sample", str(hostile_jsonl), "-o", str(out),
+        [sys.executable, "-m", "lintseq_assets.cli.main", "sample", str(hostile_jsonl), "-o", str(out),
          "--rejects", str(rejects), "-s", "2", "-j", "2", "-q"]
     )
     assert code == 0, stderr
@@ -128,7 +128,7 @@ def test_cli_rejects_binary_and_wrongly_typed_parquet_columns(tmp_path):
     pq.write_table(table, path)
     out = tmp_path / "out.jsonl"
     code, peak_mb, stderr = run_measured(
-        [sys.executable, "-m", "lintseq_assets.cli", "sample", str(path), "-o", str(out), "-q"]
+        [sys.executable, "-m", "lintseq_assets.cli.main", "sample", str(path), "-o", str(out), "-q"]
     )
     assert code == 0, stderr
     rejects = {json.loads(x)["id"]: json.loads(x)["reason"] for x in (tmp_path / "out.rejects.jsonl").read_text().splitlines()}

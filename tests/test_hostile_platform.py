@@ -89,7 +89,7 @@ def run(tmp_path_factory):
     env.update(LINTSEQ_HOME=str(home), LINTSEQ_SOURCES=str(root / "sources.yaml"), LINTSEQ_WORKERS="2",
                HF_TOKEN=CANARY, HUGGING_FACE_HUB_TOKEN=CANARY, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     done = subprocess.run(
-        [sys.executable, "-c", PEAK_RSS, sys.executable, "-m", "lintseq_assets.cli", "materialize", "--samples", "1"],
+        [sys.executable, "-c", PEAK_RSS, sys.executable, "-m", "lintseq_assets.cli.main", "materialize", "--samples", "1"],
         capture_output=True, text=True, env=env, cwd=evil, timeout=900,
     )
     peak_mb = int(done.stdout.strip().splitlines()[-1]) // 1024

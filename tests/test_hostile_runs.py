@@ -38,15 +38,16 @@ DRIVER = """
 import sys
 from checks import CheckSettings
 from lintseq_assets.assets.sequences import SamplingConfig
-from lintseq_assets.materialize import materialize_all
-from lintseq_assets.settings import load_settings
+from lintseq_assets.definitions import build_definitions
+from lintseq_assets.platform.runner import materialize_all
+from lintseq_assets.runtime.environment import load_settings
 
 settings = load_settings()
 checks = CheckSettings(sampler_configs=(SamplingConfig().sampler(),), exports_dir=str(settings.exports_dir), with_gx=False)
 config = {"ops": {"edit_sequence_shards": {"config": {"samples": 1, "workers": 2, "shard_programs": 2}}},
           "loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
 # The platform's own entry point: it recovers runs killed mid-way before starting.
-result = materialize_all(settings, config, checks)
+result = materialize_all(build_definitions(settings, checks), settings, config)
 sys.exit(0 if result.success else 1)
 """
 
@@ -166,7 +167,7 @@ def test_two_runs_at_once_and_a_reader_all_finish_cleanly(root, reference):
     errors: list[str] = []
     deadline = time.monotonic() + 400
     while any(proc.poll() is None for proc, _ in runs) and time.monotonic() < deadline:
-        done = subprocess.run([sys.executable, "-m", "lintseq_assets.cli", "sql",
+        done = subprocess.run([sys.executable, "-m", "lintseq_assets.cli.main", "sql",
                                "SELECT count(*) FROM edit_sequences"], capture_output=True, text=True, env=env)
         reads += 1
         if done.returncode != 0 and "no warehouse yet" not in done.stderr:

@@ -91,7 +91,7 @@ def test_new_sampler_setting_samples_beside_old_config(graph):
 
 def test_lineage_command_prints_the_chain(graph, monkeypatch, capsys):
     """`lintseq lineage` from a sequence_id and from a program_id: record -> program -> sequences -> export rows."""
-    from lintseq_assets.cli import main
+    from lintseq_assets.cli.main import main
 
     settings, _instance = graph
     monkeypatch.setenv("LINTSEQ_HOME", str(settings.home))

@@ -23,11 +23,11 @@ from dagster import (
 from platform_helpers import run_platform, small_check_settings, small_settings, table_snapshot
 
 from lintseq_assets.definitions import build_definitions
-from lintseq_assets.dropfolder import scan_incoming
-from lintseq_assets.materialize import DOWNSTREAM_JOB
-from lintseq_assets.partitions import SOURCE_JOB, SOURCE_PARTITIONS
-from lintseq_assets.schedules import HUB_SCHEDULE
-from lintseq_assets.sensors import INCOMING_SENSOR
+from lintseq_assets.platform.jobs import DOWNSTREAM_JOB, SOURCE_JOB
+from lintseq_assets.platform.partitions import SOURCE_PARTITIONS
+from lintseq_assets.platform.schedules import HUB_SCHEDULE
+from lintseq_assets.platform.sensors import INCOMING_SENSOR
+from lintseq_assets.sources.dropfolder import scan_incoming
 from resources.connect import connect_reader
 
 TABLES = ("raw_instructions", "programs", "edit_sequences")

@@ -6,16 +6,16 @@ import tracemalloc
 
 import yaml
 
-from lintseq_assets.dropfolder import content_hash, register_drop, scan_incoming
-from lintseq_assets.hub_revisions import check_hub_sources
-from lintseq_assets.incremental import (
+from lintseq_assets.runtime.staging import read_partition
+from lintseq_assets.sampling.plan import (
     SKIPS_TABLE,
     SamplingFingerprint,
     plan_sampling,
     provenance_refresh,
 )
-from lintseq_assets.sources import SourceSpec, load_sources
-from lintseq_assets.staging import read_partition
+from lintseq_assets.sources.dropfolder import content_hash, register_drop, scan_incoming
+from lintseq_assets.sources.hub_revisions import check_hub_sources
+from lintseq_assets.sources.spec import SourceSpec, load_sources
 from resources.connect import connect_reader, connect_writer
 from resources.merge import merge
 

@@ -9,10 +9,10 @@ import yaml
 from dagster import DagsterInstance
 from platform_helpers import run_platform, table_snapshot
 
-from lintseq_assets.partitions import SOURCE_PARTITIONS
-from lintseq_assets.settings import load_settings
-from lintseq_assets.source_keys import SourceKey, keys_for_source, shard_of, shard_sql
-from lintseq_assets.sources import SourceConfigError, parse_sources
+from lintseq_assets.platform.partitions import SOURCE_PARTITIONS
+from lintseq_assets.runtime.environment import load_settings
+from lintseq_assets.sources.keys import SourceKey, keys_for_source, shard_of, shard_sql
+from lintseq_assets.sources.spec import SourceConfigError, parse_sources
 from resources.connect import connect_reader
 
 RUN_CONFIG = {"ops": {"edit_sequence_shards": {"config": {"samples": 1, "workers": 1}}, "source_programs": {"config": {"workers": 1}}}}

@@ -15,8 +15,7 @@ from platform_helpers import (
 )
 
 from lintseq_assets.definitions import build_definitions
-from lintseq_assets.materialize import DOWNSTREAM_JOB
-from lintseq_assets.partitions import SOURCE_JOB
+from lintseq_assets.platform.jobs import DOWNSTREAM_JOB, SOURCE_JOB
 from resources.connect import connect_reader
 from resources.ddl import TABLES
 

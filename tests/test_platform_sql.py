@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from lintseq_assets.cli import main
+from lintseq_assets.cli.main import main
 from resources.connect import connect_writer
 
 

@@ -7,9 +7,14 @@ import json
 import polars as pl
 import pytest
 
-from lintseq_assets.ingest import open_source, stdlib_files
-from lintseq_assets.sources import SourceConfigError, parse_sources
-from lintseq_assets.staging import ShardWriter, StagingError, read_partition, write_partition
+from lintseq_assets.runtime.staging import (
+    ShardWriter,
+    StagingError,
+    read_partition,
+    write_partition,
+)
+from lintseq_assets.sources.ingest import open_source, stdlib_files
+from lintseq_assets.sources.spec import SourceConfigError, parse_sources
 from resources.connect import connect_writer
 from resources.merge import merge, parquet_select
 

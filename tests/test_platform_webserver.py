@@ -23,8 +23,9 @@ from dagster import DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 from platform_helpers import small_settings
 
-from lintseq_assets.instance import platform_environment, prepare_dagster_home
-from lintseq_assets.partitions import SOURCE_JOB, register_sources
+from lintseq_assets.platform.instance import platform_environment, prepare_dagster_home
+from lintseq_assets.platform.jobs import SOURCE_JOB
+from lintseq_assets.platform.partitions import register_sources
 from resources.connect import connect_reader
 
 STARTUP_TIMEOUT = 180

@@ -18,7 +18,7 @@ import pytest
 
 from checks.testing import build_warehouse
 
-LINTSEQ = [sys.executable, "-m", "lintseq_assets.cli"]
+LINTSEQ = [sys.executable, "-m", "lintseq_assets.cli.main"]
 
 
 def planted(marker: Path, how: str) -> str:
@@ -96,7 +96,7 @@ WRITES = [
 @pytest.mark.parametrize("statement", WRITES)
 def test_lintseq_sql_refuses_writes(home, tmp_path, statement, monkeypatch, capsys):
     """In-process through the CLI's own `main` (the subprocess path is covered below)."""
-    from lintseq_assets.cli import main
+    from lintseq_assets.cli.main import main
 
     monkeypatch.setenv("LINTSEQ_HOME", str(home))
     database = home / "lintseq.duckdb"
@@ -137,7 +137,7 @@ def _env(home: Path) -> dict:
 
 
 def test_ui_binds_to_loopback_by_default():
-    from lintseq_assets.cli import build_parser
+    from lintseq_assets.cli.main import build_parser
 
     args = build_parser().parse_args(["ui"])
     assert args.host == "127.0.0.1"
@@ -153,7 +153,7 @@ def test_export_names_cannot_leave_the_exports_folder(name):
 
 @pytest.mark.parametrize("name", ["../../etc", "..", "/abs/path", "a/../../b", "~", "..\\..\\x", "\x00"])
 def test_staging_paths_stay_inside_staging(tmp_path, name):
-    from lintseq_assets.staging import partition_dir
+    from lintseq_assets.runtime.staging import partition_dir
 
     root = tmp_path / "staging"
     path = partition_dir(root, name, name).resolve()

@@ -20,7 +20,8 @@ from dataclasses import replace
 import pytest
 from platform_helpers import small_check_settings, small_settings, table_snapshot
 
-from lintseq_assets.materialize import materialize_all
+from lintseq_assets.definitions import build_definitions
+from lintseq_assets.platform.runner import materialize_all
 from resources.connect import connect_reader
 
 PROVENANCE = ("record_id", "source", "source_revision", "source_row")
@@ -41,7 +42,7 @@ def run(settings, monkeypatch, **sampling):
     checks = replace(small_check_settings(settings), with_gx=False, replay_max_rows=5)  # GX has its own tests
     config = {"ops": {"edit_sequence_shards": {"config": {"samples": 1, "workers": 2, **sampling}}}}
     monkeypatch.setenv("DAGSTER_HOME", str(settings.dagster_home))  # materialize_all points it at the home
-    result = materialize_all(settings, config, checks, log=lambda line: None)
+    result = materialize_all(build_definitions(settings, checks), settings, config, log=lambda line: None)
     assert result.success, [e.step_key for e in result.all_events if e.is_step_failure]
     return result
 
@@ -139,8 +140,8 @@ def test_full_resample_on_one_worker_is_the_same_result(graph):
 def test_lineage_shows_where_a_sequence_was_sampled_from(tmp_path):
     """`trace`/`render` on a hand-made warehouse: the sequence's own record first, and a note on
     sequences whose recorded provenance is not the record shown."""
-    from lintseq_assets.lineage import warehouse_lineage
-    from lintseq_assets.trace import render, trace
+    from lintseq_assets.lineage.provenance import warehouse_lineage
+    from lintseq_assets.lineage.trace import render, trace
     from resources.connect import connect_writer
 
     conn = connect_writer(tmp_path / "w.duckdb")

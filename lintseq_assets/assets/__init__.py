@@ -2,14 +2,14 @@
 
 raw_instructions -> source_programs -> programs -> edit_sequence_shards -> edit_sequences -> training_exports
 
-The first two are partitioned by source (`lintseq_assets.partitions`); the rest are global.
+The first two are partitioned by source (`lintseq_assets.platform.partitions`); the rest are global.
 """
 
-from .exports import training_exports
-from .programs import programs
-from .raw import raw_instructions
-from .sequences import edit_sequence_shards, edit_sequences
-from .source_programs import source_programs
+from lintseq_assets.assets.exports import training_exports
+from lintseq_assets.assets.programs import programs
+from lintseq_assets.assets.raw import raw_instructions
+from lintseq_assets.assets.sequences import edit_sequence_shards, edit_sequences
+from lintseq_assets.assets.source_programs import source_programs
 
 ALL_ASSETS = [raw_instructions, source_programs, programs, edit_sequence_shards, edit_sequences, training_exports]
 

@@ -16,15 +16,14 @@ from pathlib import Path
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
+from lintseq_assets.assets.automation import FOLLOW_UPSTREAM
+from lintseq_assets.assets.metadata import markdown_table
+from lintseq_assets.assets.sequences import edit_sequences, staged_config_hash
 from lintseq_assets.exports import ExportSettings, write_staged_exports
 from lintseq_assets.exports.staged import stage_from_warehouse
-from lintseq_assets.lineage import warehouse_lineage
-from resources.settings import SettingsResource
+from lintseq_assets.lineage.provenance import warehouse_lineage
+from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
-
-from .automation import FOLLOW_UPSTREAM
-from .metadata import markdown_table
-from .sequences import edit_sequences, staged_config_hash
 
 
 class ExportsConfig(Config):

@@ -23,21 +23,20 @@ from dagster import (
 )
 from pydantic import Field
 
+from lintseq_assets.assets.automation import FOLLOW_UPSTREAM
+from lintseq_assets.assets.metadata import counts_table, histogram_from_counts, preview
+from lintseq_assets.assets.rejects import reasons, rejects_frame
+from lintseq_assets.assets.source_programs import source_programs
 from lintseq_assets.curation import CurationSettings
 from lintseq_assets.curation.pipeline import PROGRAM_COLUMNS
 from lintseq_assets.curation.records import record_settings_hash
 from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markdown, step_stats
 from lintseq_assets.curation.selection import select_programs
-from lintseq_assets.partitions import curation_settings_for
-from lintseq_assets.staging import write_partition
+from lintseq_assets.platform.partitions import curation_settings_for
+from lintseq_assets.runtime.staging import write_partition
 from resources.merge import parquet_select, table_fingerprint
-from resources.settings import SettingsResource
+from resources.settings_resource import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
-
-from .automation import FOLLOW_UPSTREAM
-from .metadata import counts_table, histogram_from_counts, preview
-from .rejects import reasons, rejects_frame
-from .source_programs import source_programs
 
 FINGERPRINTS_SQL = """
     SELECT row_number() OVER (ORDER BY source, source_row, record_id) - 1 AS _row,

@@ -1,6 +1,6 @@
 """`raw_instructions`: one source partition read into the table, untouched, with provenance.
 
-Partitioned by source (`lintseq_assets.partitions`): a partition is a source, a pinned hub
+Partitioned by source (`lintseq_assets.platform.partitions`): a partition is a source, a pinned hub
 revision of one, or a hash shard of one (`<source>[@<revision>][~<k>of<n>]`). It is staged
 as Parquet shards, then loaded with a merge scoped to exactly the rows it owns (the source,
 and its shard's record_id hash), so re-reading a partition replaces its rows and leaves
@@ -24,23 +24,22 @@ from dagster import (
 )
 from pydantic import Field
 
-from lintseq_assets.ingest import (
+from lintseq_assets.assets.metadata import counts_table, preview
+from lintseq_assets.assets.rejects import reasons, rejects_frame
+from lintseq_assets.platform.partitions import SOURCE_PARTITIONS, sources_file_for_partition
+from lintseq_assets.runtime.staging import ShardWriter, safe_component, write_partition
+from lintseq_assets.sources.ingest import (
     DEFAULT_MAX_RECORD_BYTES,
     IngestReject,
     RawRow,
     SourceUnavailable,
     open_source,
 )
-from lintseq_assets.partitions import SOURCE_PARTITIONS, sources_file_for_partition
-from lintseq_assets.source_keys import SourceKey
-from lintseq_assets.sources import SourceConfigError, load_sources
-from lintseq_assets.staging import ShardWriter, safe_component, write_partition
+from lintseq_assets.sources.keys import SourceKey
+from lintseq_assets.sources.spec import SourceConfigError, load_sources
 from resources.merge import parquet_select, table_fingerprint
-from resources.settings import SettingsResource
+from resources.settings_resource import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
-
-from .metadata import counts_table, preview
-from .rejects import reasons, rejects_frame
 
 RAW_SCHEMA = {
     "record_id": pl.String,

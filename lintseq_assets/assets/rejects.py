@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from lintseq_assets.staging import StagedPartition, write_partition
+from lintseq_assets.runtime.staging import StagedPartition, write_partition
 
 REJECT_SCHEMA = {"record_id": pl.String, "source": pl.String, "stage": pl.String, "reason": pl.String, "detail": pl.String, "asset": pl.String}
 

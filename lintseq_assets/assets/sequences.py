@@ -3,7 +3,7 @@
 Sampling (`sample_many`, the same function `lintseq sample` uses) runs in worker processes
 and writes Parquet shards under `staging/edit_sequences/<config_hash>/`; it holds no
 warehouse lock, so it is outside the `warehouse` pool. The programs to sample are planned in
-DuckDB and read back from a scratch file a batch at a time (`lintseq_assets.incremental`), so
+DuckDB and read back from a scratch file a batch at a time (`lintseq_assets.sampling.plan`), so
 the step's memory does not grow with the corpus. Every sequence carries its program's
 provenance (source record, source, revision, row). The loader is a separate step in the pool
 of one: it merges the sealed shard set into `edit_sequences`, scoped to the config hash, so a
@@ -26,9 +26,16 @@ from dagster import (
 )
 from pydantic import Field
 
+from lintseq_assets.assets.automation import FOLLOW_UPSTREAM
+from lintseq_assets.assets.metadata import counts_table, histogram_from_counts, preview
+from lintseq_assets.assets.programs import programs
+from lintseq_assets.assets.rejects import reasons, rejects_frame, stage_rejects
 from lintseq_assets.core import SamplerConfig
-from lintseq_assets.executors import make_executor
-from lintseq_assets.incremental import (
+from lintseq_assets.platform.partitions import last_sampling_config
+from lintseq_assets.runtime.executors import make_executor
+from lintseq_assets.runtime.staging import ShardWriter, wait_for_partition, write_partition
+from lintseq_assets.sampling.batch import ProgramInput, sample_many
+from lintseq_assets.sampling.plan import (
     LEDGER_TABLE,
     PROVENANCE,
     SKIPS_TABLE,
@@ -38,17 +45,9 @@ from lintseq_assets.incremental import (
     plan_sampling,
     provenance_refresh,
 )
-from lintseq_assets.partitions import last_sampling_config
-from lintseq_assets.sequences import ProgramInput, sample_many
-from lintseq_assets.staging import ShardWriter, wait_for_partition, write_partition
 from resources.merge import parquet_select, table_fingerprint
-from resources.settings import SettingsResource
+from resources.settings_resource import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
-
-from .automation import FOLLOW_UPSTREAM
-from .metadata import counts_table, histogram_from_counts, preview
-from .programs import programs
-from .rejects import reasons, rejects_frame, stage_rejects
 
 SEQUENCE_SCHEMA = {
     "sequence_id": pl.String,

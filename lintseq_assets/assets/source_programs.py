@@ -21,6 +21,9 @@ from dagster import (
 )
 from pydantic import Field
 
+from lintseq_assets.assets.metadata import counts_table, preview
+from lintseq_assets.assets.raw import raw_instructions
+from lintseq_assets.assets.rejects import reasons, rejects_frame
 from lintseq_assets.curation import CurationSettings
 from lintseq_assets.curation.pipeline import record_stage_stats
 from lintseq_assets.curation.records import (
@@ -29,17 +32,13 @@ from lintseq_assets.curation.records import (
     record_settings_hash,
 )
 from lintseq_assets.curation.report import funnel_frame, funnel_markdown
-from lintseq_assets.executors import make_executor
-from lintseq_assets.partitions import SOURCE_PARTITIONS, curation_settings_for
-from lintseq_assets.source_keys import SourceKey
-from lintseq_assets.staging import ShardWriter, safe_component, write_partition
+from lintseq_assets.platform.partitions import SOURCE_PARTITIONS, curation_settings_for
+from lintseq_assets.runtime.executors import make_executor
+from lintseq_assets.runtime.staging import ShardWriter, safe_component, write_partition
+from lintseq_assets.sources.keys import SourceKey
 from resources.merge import parquet_select, table_fingerprint
-from resources.settings import SettingsResource
+from resources.settings_resource import SettingsResource
 from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
-
-from .metadata import counts_table, preview
-from .raw import raw_instructions
-from .rejects import reasons, rejects_frame
 
 RAW_COLUMNS = "record_id, source, source_revision, source_row, instruction, response"
 PAGE_ROWS = 4096

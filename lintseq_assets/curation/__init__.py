@@ -10,7 +10,7 @@ the CLI both call `curate_programs`.
 See docs/curation.md for every step, its reason codes, defaults and how to change them.
 """
 
-from .pipeline import CurationResult, curate_programs
-from .settings import CurationSettings
+from lintseq_assets.curation.config import CurationSettings
+from lintseq_assets.curation.pipeline import CurationResult, curate_programs
 
 __all__ = ["CurationResult", "CurationSettings", "curate_programs"]

@@ -32,8 +32,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from .settings import CurationSettings
-from .tokens import TokenHasher, code_tokens, decontam_tokens, flatten, ngram_hashes
+from lintseq_assets.curation.config import CurationSettings
+from lintseq_assets.curation.tokens import (
+    TokenHasher,
+    code_tokens,
+    decontam_tokens,
+    flatten,
+    ngram_hashes,
+)
 
 STEP = "decontaminate"
 HUMANEVAL = "humaneval"

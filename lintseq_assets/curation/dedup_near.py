@@ -26,8 +26,8 @@ import numpy as np
 import polars as pl
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from .settings import CurationSettings
-from .tokens import flatten, ngram_hashes
+from lintseq_assets.curation.config import CurationSettings
+from lintseq_assets.curation.tokens import flatten, ngram_hashes
 
 STEP = "dedup_near"
 SCHEME = "affine32"

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 from lintseq_assets.core import Limits, ProgramRejected, prepare_program
 from lintseq_assets.core.lint import lint_tree
-
-from .settings import CurationSettings
+from lintseq_assets.curation.config import CurationSettings
 
 
 class FilterRejected(ValueError):

@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from lintseq_assets.executors import LocalExecutor, RayExecutor
-
-from .records import CANDIDATE_SCHEMA, RECORD_REJECT_SCHEMA, curate_records
-from .report import StepStats, funnel_frame, funnel_markdown, step_stats
-from .selection import REJECT_SCHEMA as _INTERNAL_REJECT_SCHEMA
-from .selection import select_programs
-from .settings import CurationSettings
+from lintseq_assets.curation.config import CurationSettings
+from lintseq_assets.curation.records import CANDIDATE_SCHEMA, RECORD_REJECT_SCHEMA, curate_records
+from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markdown, step_stats
+from lintseq_assets.curation.selection import REJECT_SCHEMA as _INTERNAL_REJECT_SCHEMA
+from lintseq_assets.curation.selection import select_programs
+from lintseq_assets.runtime.executors import LocalExecutor, RayExecutor
 
 REQUIRED_COLUMNS = ("record_id", "source", "source_row", "response")
 OPTIONAL_COLUMNS = ("source_revision", "instruction")

@@ -27,14 +27,19 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from lintseq_assets.executors import LocalExecutor, RayExecutor
-
-from .decontaminate import contamination_verdicts
-from .dedup_near import minhash_signatures
-from .extract import ExtractionRejected, extract_code
-from .filters import FilterRejected, check_program
-from .settings import CurationSettings
-from .tokens import TokenHasher, code_tokens, decontam_tokens, exact_key, near_tokens
+from lintseq_assets.curation.config import CurationSettings
+from lintseq_assets.curation.decontaminate import contamination_verdicts
+from lintseq_assets.curation.dedup_near import minhash_signatures
+from lintseq_assets.curation.extract import ExtractionRejected, extract_code
+from lintseq_assets.curation.filters import FilterRejected, check_program
+from lintseq_assets.curation.tokens import (
+    TokenHasher,
+    code_tokens,
+    decontam_tokens,
+    exact_key,
+    near_tokens,
+)
+from lintseq_assets.runtime.executors import LocalExecutor, RayExecutor
 
 RAW_COLUMNS = ("record_id", "source", "source_revision", "source_row", "instruction", "response")
 CANDIDATE_SCHEMA = {

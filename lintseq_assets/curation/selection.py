@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from .decontaminate import decontaminate
-from .dedup_exact import dedup_exact
-from .dedup_near import dedup_near
-from .report import StepStats, step_stats
-from .settings import CurationSettings
+from lintseq_assets.curation.config import CurationSettings
+from lintseq_assets.curation.decontaminate import decontaminate
+from lintseq_assets.curation.dedup_exact import dedup_exact
+from lintseq_assets.curation.dedup_near import dedup_near
+from lintseq_assets.curation.report import StepStats, step_stats
 
 KEEPER_ORDER = ("source", "source_row", "record_id", "_row")
 SELECTION_COLUMNS = ("_row", "record_id", "source", "source_row", "program_id", "exact_key", "signature", "contamination", "contamination_detail")

@@ -8,7 +8,8 @@ No Dagster here. `write_exports` takes frames; the `training_exports` asset uses
 Formats and settings are documented in docs/exports.md.
 """
 
-from .formats import (
+from lintseq_assets.exports.config import FORMATS, ExportError, ExportSettings
+from lintseq_assets.exports.formats import (
     FORMAT_SPECS,
     SEPARATOR,
     STATE_MARKER,
@@ -17,10 +18,15 @@ from .formats import (
     parse_edits,
     parse_state,
 )
-from .manifest import EXPORT_FORMAT_VERSION, verify_manifest
-from .settings import FORMATS, ExportError, ExportSettings
-from .splits import assign_split
-from .writer import ExportResult, StagedInputs, default_out_dir, write_exports, write_staged_exports
+from lintseq_assets.exports.manifest import EXPORT_FORMAT_VERSION, verify_manifest
+from lintseq_assets.exports.splits import assign_split
+from lintseq_assets.exports.writer import (
+    ExportResult,
+    StagedInputs,
+    default_out_dir,
+    write_exports,
+    write_staged_exports,
+)
 
 __all__ = [
     "EXPORT_FORMAT_VERSION",

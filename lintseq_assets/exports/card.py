@@ -17,8 +17,8 @@ import yaml
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .formats import FORMAT_SPECS, ProgramItem, SequenceItem
-from .settings import ExportSettings
+from lintseq_assets.exports.config import ExportSettings
+from lintseq_assets.exports.formats import FORMAT_SPECS, ProgramItem, SequenceItem
 
 # The split names `datasets` recognises in file names when loading with `data_dir=`.
 STANDARD_SPLITS = ("train", "validation", "test")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from ..core import replay_states
-from .splits import unit_interval
+from lintseq_assets.core import replay_states
+from lintseq_assets.exports.splits import unit_interval
 
 SEPARATOR = "\n<|diff|>"  # the reference's separator: instruction, then each diff after it
 STATE_MARKER = "\n<|state|>\n"  # subtrajectory: instruction, marker, program state after k edits

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import Enum
 
-from .formats import Candidate
-from .settings import ExportError, ExportSettings
+from lintseq_assets.exports.config import ExportError, ExportSettings
+from lintseq_assets.exports.formats import Candidate
 
 
 class Outcome(str, Enum):

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import duckdb
 
-from .formats import MARKERS
-from .settings import ExportError
-from .writer import StagedInputs
+from lintseq_assets.exports.config import ExportError
+from lintseq_assets.exports.formats import MARKERS
+from lintseq_assets.exports.writer import StagedInputs
 
 FILE_ROWS = 10_000  # rows DuckDB sorts and writes per file (each file is one key range)
 

@@ -27,13 +27,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .card import ExportStats, write_card, write_plots
-from .formats import FORMAT_SPECS, MARKERS, ProgramItem, SequenceItem
-from .length import LengthLimit, Outcome, shape_row
-from .manifest import MANIFEST_NAME, write_manifest
-from .settings import ExportError, ExportSettings
-from .shards import ShardWriter
-from .splits import assign_split
+from lintseq_assets.exports.card import ExportStats, write_card, write_plots
+from lintseq_assets.exports.config import ExportError, ExportSettings
+from lintseq_assets.exports.formats import FORMAT_SPECS, MARKERS, ProgramItem, SequenceItem
+from lintseq_assets.exports.length import LengthLimit, Outcome, shape_row
+from lintseq_assets.exports.manifest import MANIFEST_NAME, write_manifest
+from lintseq_assets.exports.shards import ShardWriter
+from lintseq_assets.exports.splits import assign_split
 
 SEQUENCE_COLUMNS = ("sequence_id", "program_id", "sample_index", "config_hash", "edit_path")
 PROGRAM_COLUMNS = ("program_id", "instruction", "program", "source")

@@ -17,11 +17,10 @@ from pathlib import Path
 
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
-from .instance import prepare_dagster_home, recover_dead_runs, run_tags
-from .partitions import PARTITIONED_ASSETS, SOURCE_JOB, register_sources
-from .settings import PlatformSettings
-
-DOWNSTREAM_JOB = "materialize_downstream"
+from lintseq_assets.platform.instance import prepare_dagster_home, recover_dead_runs, run_tags
+from lintseq_assets.platform.jobs import DOWNSTREAM_JOB, PARTITIONED_ASSETS, SOURCE_JOB
+from lintseq_assets.platform.partitions import register_sources
+from lintseq_assets.runtime.environment import PlatformSettings
 
 
 @dataclass
@@ -106,14 +105,12 @@ def run_graph(
 
 
 def materialize_all(
-    settings: PlatformSettings, run_config: dict | None = None, check_settings=None, log=print, sources_file: Path | None = None
+    defs: Definitions, settings: PlatformSettings, run_config: dict | None = None, log=print, sources_file: Path | None = None
 ) -> GraphResult:
-    """`run_graph` on the platform's own instance (never raises on step failure)."""
-    from .definitions import build_definitions
-
+    """`run_graph` of `defs` (built by the caller: `lintseq_assets.definitions.build_definitions`)
+    on the platform's own instance; never raises on step failure."""
     prepare_dagster_home(settings)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    defs = build_definitions(settings, check_settings)
     with DagsterInstance.get() as instance:
         for run_id in recover_dead_runs(instance):
             log(f"lintseq: run {run_id} was killed mid-way; marked failed and its pool slot freed")

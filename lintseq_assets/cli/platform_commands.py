@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from .settings import load_settings
+from lintseq_assets.runtime.environment import load_settings
 
 SANDBOXED_READER = {"enable_external_access": False, "autoinstall_known_extensions": False, "autoload_known_extensions": False}
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "RELATION"}
@@ -55,8 +55,9 @@ def _run_config(args: argparse.Namespace) -> dict:
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
-    from .instance import platform_environment
-    from .materialize import materialize_all
+    from lintseq_assets.definitions import build_definitions
+    from lintseq_assets.platform.instance import platform_environment
+    from lintseq_assets.platform.runner import materialize_all
 
     settings = load_settings()
     # Children (sampling workers) resolve the same places as this process.
@@ -64,7 +65,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     sources = Path(args.sources).resolve() if args.sources else settings.sources_file
     print(f"lintseq: materializing every asset (LINTSEQ_HOME={settings.home}, sources={sources})", file=sys.stderr)
     started = time.perf_counter()
-    result = materialize_all(settings, _run_config(args), log=lambda line: print(line, file=sys.stderr), sources_file=sources)
+    result = materialize_all(build_definitions(settings), settings, _run_config(args), log=lambda line: print(line, file=sys.stderr), sources_file=sources)
     elapsed = time.perf_counter() - started
     if not result.success:
         failed = result.failed_steps()
@@ -184,9 +185,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
+    from lintseq_assets.lineage.trace import UnknownId, render, trace
     from resources.connect import WarehouseMissing, connect_reader
-
-    from .trace import UnknownId, render, trace
 
     settings = load_settings()
     try:
@@ -209,7 +209,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from .instance import platform_environment, prepare_dagster_home
+    from lintseq_assets.platform.instance import platform_environment, prepare_dagster_home
 
     settings = load_settings()
     prepare_dagster_home(settings)

@@ -1,7 +1,7 @@
 """Sources as Dagster partitions: registering them, and the run config earlier runs used.
 
 `SOURCE_PARTITIONS` is a dynamic partitions definition over source keys
-(`lintseq_assets.source_keys`: `<source>[@<revision>][~<k>of<n>]`). `raw_instructions` and
+(`lintseq_assets.sources.keys`: `<source>[@<revision>][~<k>of<n>]`). `raw_instructions` and
 `source_programs` are partitioned by it: a partition re-reads and re-curates just that source
 (or hash shard of one), and the UI can backfill any set of them. Everything after them is
 global (de-duplication compares all sources) and unpartitioned; it follows by declarative
@@ -19,19 +19,15 @@ from pathlib import Path
 import yaml
 from dagster import (
     AssetKey,
-    AssetSelection,
     DagsterInstance,
     DynamicPartitionsDefinition,
-    define_asset_job,
 )
 
-from .source_keys import SourceKey, keys_for_source
-from .sources import SourceConfigError, SourceSpec, load_sources
-from .staging import safe_component
+from lintseq_assets.runtime.staging import safe_component
+from lintseq_assets.sources.keys import SourceKey, keys_for_source
+from lintseq_assets.sources.spec import SourceConfigError, SourceSpec, load_sources
 
 SOURCE_PARTITIONS = DynamicPartitionsDefinition(name="sources")
-SOURCE_JOB = "ingest_source"
-PARTITIONED_ASSETS = ("raw_instructions", "source_programs")
 SAMPLER_KEYS = ("linter", "indent_bias", "max_lines", "max_bytes")
 
 
@@ -136,15 +132,3 @@ def sources_file_for_partition(home: Path, sources_file: Path, key: str) -> Path
     if not specs:
         raise SourceConfigError(f"partition {key!r}: no source {source_key.name!r} in {sources_file} nor a drop")
     return _write_if_changed(registered, {"sources": [_entry(specs[0], source_key)]})
-
-
-def build_source_job():
-    """`ingest_source`: read and curate one source partition (backfill several from the UI).
-
-    The global steps after it (de-dup, sampling, load, checks, exports) are not in this job:
-    they follow by declarative automation once the partitions they depend on are in."""
-    return define_asset_job(
-        SOURCE_JOB,
-        selection=AssetSelection.assets(*PARTITIONED_ASSETS),
-        description="Read and curate one source partition (raw_instructions + source_programs); downstream follows automatically.",
-    )

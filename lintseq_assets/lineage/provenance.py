@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from .settings import REPO_ROOT
+from lintseq_assets.runtime.environment import REPO_ROOT
 
 
 def code_version() -> dict:

@@ -1,4 +1,4 @@
-"""Timing on a synthetic corpus: `python -m lintseq_assets.curation.bench --n 100000`.
+"""Timing on a synthetic corpus: `python benchmarks/bench_curation.py --n 100000`.
 
 Programs are generated from statement templates with random names and constants (no two
 alike by chance), and 10% of them are copies with the function's parameters
@@ -15,9 +15,9 @@ import time
 
 import polars as pl
 
-from .dedup_near import minhash_signatures, near_duplicates
-from .settings import CurationSettings
-from .tokens import TokenHasher, code_tokens, near_tokens
+from lintseq_assets.curation.config import CurationSettings
+from lintseq_assets.curation.dedup_near import minhash_signatures, near_duplicates
+from lintseq_assets.curation.tokens import TokenHasher, code_tokens, near_tokens
 
 _TEMPLATES = (
     "{a} = {b} + {n}",
@@ -76,7 +76,7 @@ def main() -> None:
     programs = synthetic_corpus(args.n)
     settings = CurationSettings(decontaminate=False) if args.full else CurationSettings()
     if args.full:
-        from .pipeline import curate_programs
+        from lintseq_assets.curation.pipeline import curate_programs
 
         raw = pl.DataFrame(
             {

@@ -12,7 +12,7 @@ import shutil
 import socket
 from pathlib import Path
 
-from .settings import DAGSTER_YAML_TEMPLATE, PlatformSettings
+from lintseq_assets.runtime.environment import DAGSTER_YAML_TEMPLATE, PlatformSettings
 
 MANAGED_MARKER = "# managed by lintseq"
 

@@ -1,6 +1,6 @@
 """Platform settings as a Dagster resource (`lintseq_settings`).
 
-Values come from `lintseq_assets.settings.load_settings()` (the one place that reads the
+Values come from `lintseq_assets.runtime.environment.load_settings()` (the one place that reads the
 environment) when the Definitions are built, and are visible in the UI's resource page.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from lintseq_assets.settings import PlatformSettings
+from lintseq_assets.runtime.environment import PlatformSettings
 
 
 class SettingsResource(ConfigurableResource):

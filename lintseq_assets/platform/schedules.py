@@ -16,11 +16,11 @@ from dagster import (
     schedule,
 )
 
-from .hub_revisions import check_hub_sources
-from .partitions import register_sources
-from .settings import PlatformSettings
-from .source_keys import SourceKey
-from .sources import SourceConfigError, load_sources
+from lintseq_assets.platform.partitions import register_sources
+from lintseq_assets.runtime.environment import PlatformSettings
+from lintseq_assets.sources.hub_revisions import check_hub_sources
+from lintseq_assets.sources.keys import SourceKey
+from lintseq_assets.sources.spec import SourceConfigError, load_sources
 
 HUB_SCHEDULE = "daily_hub_refresh"
 

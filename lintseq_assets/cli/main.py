@@ -3,7 +3,7 @@
     lintseq sample INPUT -o OUT.jsonl [--code-field program] [--id-field id] [-s N] [--seed N]
                    [-j WORKERS] [--linter pyflakes|none] [--rejects REJECTS.jsonl]
     lintseq verify INPUT OUT.jsonl
-    lintseq materialize | sql | lineage   (platform commands, see lintseq_assets.commands)
+    lintseq materialize | sql | lineage   (platform commands, see lintseq_assets.cli.platform_commands)
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .commands import add_platform_commands
-from .core import SamplerConfig, verify_edit_path
-from .readers import InputError, iter_records
-from .sequences import ProgramInput, SampledProgram, sample_many
+from lintseq_assets.cli.platform_commands import add_platform_commands
+from lintseq_assets.core import SamplerConfig, verify_edit_path
+from lintseq_assets.sampling.batch import ProgramInput, SampledProgram, sample_many
+from lintseq_assets.sources.readers import InputError, iter_records
 
 
 def _write_jsonl_atomic(path: Path, rows) -> int:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .core import ProgramRejected, SamplerConfig, analyse_program, sample_analysed
-from .core.sampler import EditSequence
-from .executors import LocalExecutor, RayExecutor
+from lintseq_assets.core import ProgramRejected, SamplerConfig, analyse_program, sample_analysed
+from lintseq_assets.core.sampler import EditSequence
+from lintseq_assets.runtime.executors import LocalExecutor, RayExecutor
 
 CHUNK_CHARS = 32_000
 

@@ -1,6 +1,6 @@
 """The drop folder `$LINTSEQ_HOME/incoming/`: files and folders that become new sources.
 
-No Dagster here (the sensor in `lintseq_assets.sensors` is a thin wrapper), so the rules are
+No Dagster here (the sensor in `lintseq_assets.platform.sensors` is a thin wrapper), so the rules are
 testable on their own:
 
 - what counts: a `.jsonl`, `.parquet` or `.py` file, or a folder (of `.py` files); hidden

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .sources import SourceSpec
+from lintseq_assets.sources.spec import SourceSpec
 
 
 @dataclass

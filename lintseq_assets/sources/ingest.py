@@ -20,9 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from .readers import InputError, iter_records
-from .settings import PACKAGE_DATA
-from .sources import SourceSpec
+from lintseq_assets.runtime.environment import PACKAGE_DATA
+from lintseq_assets.sources.readers import InputError, iter_records
+from lintseq_assets.sources.spec import SourceSpec
 
 EMBEDDED_FILE = PACKAGE_DATA / "instructions.yaml"
 # Test suites are not training code, and site-packages is not the standard library.

@@ -15,7 +15,7 @@ fewer programs than asked, further rounds pair each program with another (seeded
 suffix the pair's top-level names: a real new program, not a renamed copy that near
 de-duplication would (rightly) throw away.
 
-    python -m lintseq_assets.bench_corpus [--out DIR] [--target 90000] [--max-lines 200]
+    python benchmarks/bench_corpus.py [--out DIR] [--target 90000] [--max-lines 200]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .executors import LocalExecutor
+from lintseq_assets.runtime.executors import LocalExecutor
 
 SKIP_DIRS = {"__pycache__", "test", "tests", "idle_test"}
 DEFAULT_TARGET = 90_000
@@ -217,7 +217,7 @@ def write_sources(out_dir: Path, limit: int | None, name: str = "sources.yaml") 
     """A sources.yaml reading the corpus (optionally its first `limit` records)."""
     path = out_dir / name
     path.write_text(
-        "# The scale-benchmark corpus (lintseq_assets/bench_corpus.py): one program per top-level\n"
+        "# The scale-benchmark corpus (benchmarks/bench_corpus.py): one program per top-level\n"
         "# def/class of the installed Python. Point LINTSEQ_SOURCES or --sources at this file.\n"
         "sources:\n"
         "  - name: bench\n"
@@ -246,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Through the package module, so worker processes unpickle the chunk function by its real name.
-    from lintseq_assets.bench_corpus import main as _main
+    # Through the module's real name, so worker processes unpickle the chunk function by it.
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_corpus import main as _main
 
     raise SystemExit(_main())

@@ -1,6 +1,9 @@
-"""The drop-folder sensor: new files in `$LINTSEQ_HOME/incoming/` become source partitions.
+"""The sensors: the drop folder (new files in `$LINTSEQ_HOME/incoming/` become source partitions)
+and `lintseq_automation` (declarative automation of the global steps).
 
-The rules (what is ready, what is new) are in `lintseq_assets.dropfolder`; this module only
+The drop-folder sensor: new files in `$LINTSEQ_HOME/incoming/` become source partitions.
+
+The rules (what is ready, what is new) are in `lintseq_assets.sources.dropfolder`; this module only
 turns them into Dagster requests: a new `sources` partition and one `ingest_source` run for
 it. The global steps after it follow by declarative automation (`lintseq_automation`). The
 cursor remembers every content hash it requested, and the run key is the content hash too,
@@ -13,6 +16,8 @@ import json
 from pathlib import Path
 
 from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -21,11 +26,11 @@ from dagster import (
     sensor,
 )
 
-from .dropfolder import DEFAULT_SETTLE_SECONDS, register_drop, scan_incoming
-from .partitions import SOURCE_PARTITIONS
-from .settings import PlatformSettings
-from .source_keys import keys_for_source
-from .sources import SourceConfigError, load_sources
+from lintseq_assets.platform.partitions import SOURCE_PARTITIONS
+from lintseq_assets.runtime.environment import PlatformSettings
+from lintseq_assets.sources.dropfolder import DEFAULT_SETTLE_SECONDS, register_drop, scan_incoming
+from lintseq_assets.sources.keys import keys_for_source
+from lintseq_assets.sources.spec import SourceConfigError, load_sources
 
 INCOMING_SENSOR = "incoming_files"
 
@@ -85,3 +90,14 @@ def build_incoming_sensor(settings: PlatformSettings, job_name: str, settle_seco
         )
 
     return incoming_files
+
+
+# Evaluates the assets' automation conditions (downstream follows new partitions, never past
+# a failed blocking check); on by default so a drop or a backfill flows through unattended.
+automation_sensor = AutomationConditionSensorDefinition(
+    "lintseq_automation",
+    target=AssetSelection.all(),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Runs the global steps when source partitions changed, and never past a failed blocking check.",
+)
