@@ -19,9 +19,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGE_DATA = Path(__file__).parent / "data"
+PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_SOURCES_FILE = PACKAGE_DATA / "sources.yaml"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # The instance template: storage, telemetry, pools. Copied into DAGSTER_HOME when absent.
 DAGSTER_YAML_TEMPLATE = REPO_ROOT / "dagster.yaml"
 
