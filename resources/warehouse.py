@@ -1,37 +1,36 @@
 """The DuckDB warehouse as a Dagster resource (`warehouse`).
 
 It is dagster-duckdb's `DuckDBResource` (so the UI shows a standard resource and anyone can
-use `get_connection()`), with three things added: the schema is created on connect, lock
-conflicts are retried with backoff instead of failing the step, and a read-only door for
-steps that only read. Writing steps are also in the `warehouse` Dagster pool (limit 1, see
-dagster.yaml), so writers queue in Dagster rather than race in DuckDB.
+use `get_connection()`), with two doors of our own: `load`, the one way rows enter the
+warehouse (`resources.loader`: staged sets merged under the write lock), and
+`read_connection`, short read-only connections that retry lock conflicts with backoff.
+Neither reader door creates or alters anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from resources.connect import connect_reader, connect_writer
-from resources.merge import MergeStats, merge, replace_table
-
-WAREHOUSE_POOL = "warehouse"
+from resources.connect import connect_reader, connect_with_retry
+from resources.loader import Load, load
+from resources.merge import MergeStats
 
 
 class WarehouseResource(DuckDBResource):
     """DuckDB at `database` (`$LINTSEQ_HOME/lintseq.duckdb` by default)."""
 
-    lock_retries: int = Field(default=12, description="How often a lock conflict is retried (exponential backoff, ~30 s in all).")
+    lock_retries: int = Field(default=12, description="How often a reader retries a lock conflict (exponential backoff, ~30 s in all).")
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection with the schema in place; closed on exit."""
-        conn = connect_writer(self.database, retries=self.lock_retries, config=dict(self.connection_config))
+        """A plain read-write connection (DuckDBResource's contract); platform code loads
+        through `load` and reads through `read_connection` instead."""
+        conn = connect_with_retry(self.database, read_only=False, retries=self.lock_retries, config=dict(self.connection_config))
         try:
             yield conn
         finally:
@@ -39,19 +38,13 @@ class WarehouseResource(DuckDBResource):
 
     @contextmanager
     def read_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short read-only connection (creates the schema first if the file is new)."""
-        if not Path(self.database).exists():
-            connect_writer(self.database, retries=self.lock_retries).close()
+        """A short read-only connection; `WarehouseMissing` before anything was loaded."""
         conn = connect_reader(self.database, retries=self.lock_retries)
         try:
             yield conn
         finally:
             conn.close()
 
-    def merge(self, table: str, incoming_sql: str, *, run_id: str, scope_sql: str | None = None, scope_params: list | None = None) -> MergeStats:
-        with self.get_connection() as conn:
-            return merge(conn, table, incoming_sql, run_id=run_id, scope_sql=scope_sql, scope_params=scope_params)
-
-    def replace_table(self, table: str, incoming_sql: str, *, run_id: str) -> int:
-        with self.get_connection() as conn:
-            return replace_table(conn, table, incoming_sql, run_id=run_id)
+    def load(self, loads: Sequence[Load], *, run_id: str) -> list[MergeStats]:
+        """The loader (`resources.loader.load`): one `MergeStats` per load, for metadata."""
+        return load(self.database, loads, run_id=run_id, config=dict(self.connection_config))

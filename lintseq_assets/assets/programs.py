@@ -34,9 +34,10 @@ from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markd
 from lintseq_assets.curation.selection import select_programs
 from lintseq_assets.platform.partitions import curation_settings_for
 from lintseq_assets.runtime.staging import write_partition
+from resources.loader import Load
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings_resource import SettingsResource
-from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
+from resources.warehouse import WarehouseResource
 
 FINGERPRINTS_SQL = """
     SELECT row_number() OVER (ORDER BY source, source_row, record_id) - 1 AS _row,
@@ -78,7 +79,6 @@ def _record_stage_funnel(conn) -> tuple[list[StepStats], int, int]:
 
 @asset(
     deps=[source_programs],
-    pool=WAREHOUSE_POOL,
     group_name="curation",
     code_version="2",
     kinds={"duckdb", "python"},
@@ -126,9 +126,14 @@ def programs(
     columns = ", ".join(PROGRAM_COLUMNS)
     kept_ids = parquet_select(kept.shards, "programs_kept") if kept.shards else "SELECT NULL::VARCHAR AS record_id WHERE false"
     kept_programs = f"SELECT {columns} FROM candidates WHERE record_id IN (SELECT record_id FROM ({kept_ids}))"
-    merged = warehouse.merge("programs", kept_programs, run_id=run_id, scope_sql="true")
-    warehouse.merge("rejects", parquet_select(rejected.shards, "rejects"), run_id=run_id, scope_sql="t.asset = 'programs'")
-    warehouse.replace_table("curation_report", parquet_select(report.shards, "curation_report"), run_id=run_id)
+    merged, _, _ = warehouse.load(
+        [
+            Load("programs", kept_programs, scope_sql="true"),
+            Load("rejects", parquet_select(rejected.shards, "rejects"), scope_sql="t.asset = 'programs'"),
+            Load("curation_report", parquet_select(report.shards, "curation_report"), replace=True),
+        ],
+        run_id=run_id,
+    )
 
     with warehouse.read_connection() as conn:
         version = table_fingerprint(conn, "programs", ("program_id", "record_id", "instruction"))

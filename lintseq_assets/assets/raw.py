@@ -37,9 +37,10 @@ from lintseq_assets.sources.ingest import (
 )
 from lintseq_assets.sources.keys import SourceKey
 from lintseq_assets.sources.spec import SourceConfigError, load_sources
+from resources.loader import Load
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings_resource import SettingsResource
-from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
+from resources.warehouse import WarehouseResource
 
 RAW_SCHEMA = {
     "record_id": pl.String,
@@ -83,7 +84,6 @@ def _stage_source(spec, source_key: SourceKey, staging: Path, config: RawInstruc
 
 @asset(
     partitions_def=SOURCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     group_name="ingest",
     code_version="2",
     kinds={"duckdb", "python"},
@@ -115,10 +115,11 @@ def raw_instructions(
 
     run_id = context.run.run_id
     scope, params = source_key.scope_sql()
-    merged = None
+    loads = [Load("rejects", parquet_select(rejects_part.shards, "rejects"), f"t.asset = 'raw_instructions' AND {scope}", tuple(params))]
     if staged is not None:
-        merged = warehouse.merge("raw_instructions", parquet_select(staged[0].shards, "raw_instructions"), run_id=run_id, scope_sql=scope, scope_params=params)
-    warehouse.merge("rejects", parquet_select(rejects_part.shards, "rejects"), run_id=run_id, scope_sql=f"t.asset = 'raw_instructions' AND {scope}", scope_params=params)
+        loads.insert(0, Load("raw_instructions", parquet_select(staged[0].shards, "raw_instructions"), scope, tuple(params)))
+    stats = warehouse.load(loads, run_id=run_id)
+    merged = stats[0] if staged is not None else None
     with warehouse.read_connection() as conn:
         where, _ = source_key.scope_sql(alias=None)
         rows, revision = conn.execute(f"SELECT count(*), any_value(source_revision) FROM raw_instructions WHERE {where}", params).fetchall()[0]

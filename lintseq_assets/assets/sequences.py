@@ -2,12 +2,13 @@
 
 Sampling (`sample_many`, the same function `lintseq sample` uses) runs in worker processes
 and writes Parquet shards under `staging/edit_sequences/<config_hash>/`; it holds no
-warehouse lock, so it is outside the `warehouse` pool. The programs to sample are planned in
+warehouse connection while it samples. The programs to sample are planned in
 DuckDB and read back from a scratch file a batch at a time (`lintseq_assets.sampling.plan`), so
 the step's memory does not grow with the corpus. Every sequence carries its program's
-provenance (source record, source, revision, row). The loader is a separate step in the pool
-of one: it merges the sealed shard set into `edit_sequences`, scoped to the config hash, so a
-reload is a no-op and sequences of other configs are never touched.
+provenance (source record, source, revision, row). `edit_sequences` is a separate step that
+hands the sealed shard set to the loader (`resources.loader`), which merges it into
+`edit_sequences` scoped to the config hash, so a reload is a no-op and sequences of other
+configs are never touched.
 """
 
 import json
@@ -45,9 +46,10 @@ from lintseq_assets.sampling.plan import (
     plan_sampling,
     provenance_refresh,
 )
+from resources.loader import Load
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings_resource import SettingsResource
-from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
+from resources.warehouse import WarehouseResource
 
 SEQUENCE_SCHEMA = {
     "sequence_id": pl.String,
@@ -235,7 +237,6 @@ def staged_config_hash(context: AssetExecutionContext) -> str:
 
 @asset(
     deps=[edit_sequence_shards],
-    pool=WAREHOUSE_POOL,
     group_name="sequences",
     code_version="2",
     kinds={"duckdb"},
@@ -256,19 +257,19 @@ def edit_sequences(
     skips = wait_for_partition(staging, SKIPS_TABLE, config_hash)
     ledger = wait_for_partition(staging, LEDGER_TABLE, config_hash)
     run_id = context.run.run_id
-    warehouse.merge("sampler_configs", parquet_select(configs.shards, "sampler_configs"), run_id=run_id)
-    # Skipped (already sampled) programs are outside the scope: their rows stay byte-identical.
-    merged = warehouse.merge(
-        "edit_sequences",
-        parquet_select(sequences.shards, "edit_sequences"),
+    _, merged, refreshed, _, _ = warehouse.load(
+        [
+            Load("sampler_configs", parquet_select(configs.shards, "sampler_configs")),
+            # Skipped (already sampled) programs are outside the scope: their rows stay byte-identical.
+            Load("edit_sequences", parquet_select(sequences.shards, "edit_sequences"),
+                 f"t.config_hash = ? AND {kept_scope(skips, 'program_id')}", (config_hash,)),
+            # Their provenance follows `programs` (as staged): a re-read source may move a record's row.
+            Load("edit_sequences", provenance_refresh(skips, config_hash)),
+            Load("rejects", parquet_select(rejected.shards, "rejects"), f"t.asset = 'edit_sequences' AND {kept_scope(skips, 'record_id')}"),
+            Load(LEDGER_TABLE, parquet_select(ledger.shards, LEDGER_TABLE)),
+        ],
         run_id=run_id,
-        scope_sql=f"t.config_hash = ? AND {kept_scope(skips, 'program_id')}",
-        scope_params=[config_hash],
     )
-    # Their provenance follows `programs` (as staged): a re-read source may move a record's row.
-    refreshed = warehouse.merge("edit_sequences", provenance_refresh(skips, config_hash), run_id=run_id)
-    warehouse.merge("rejects", parquet_select(rejected.shards, "rejects"), run_id=run_id, scope_sql=f"t.asset = 'edit_sequences' AND {kept_scope(skips, 'record_id')}")
-    warehouse.merge(LEDGER_TABLE, parquet_select(ledger.shards, LEDGER_TABLE), run_id=run_id)
     with warehouse.read_connection() as conn:
         total = conn.execute("SELECT count(*) FROM edit_sequences").fetchone()[0]
         this_config = conn.execute("SELECT count(*), count(DISTINCT program_id) FROM edit_sequences WHERE config_hash = ?", [config_hash]).fetchone()

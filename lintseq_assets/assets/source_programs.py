@@ -9,8 +9,10 @@ chunks in flight, not by the source. The global half (de-dup across sources) is 
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
     Config,
@@ -36,9 +38,10 @@ from lintseq_assets.platform.partitions import SOURCE_PARTITIONS, curation_setti
 from lintseq_assets.runtime.executors import make_executor
 from lintseq_assets.runtime.staging import ShardWriter, safe_component, write_partition
 from lintseq_assets.sources.keys import SourceKey
+from resources.loader import Load
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings_resource import SettingsResource
-from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
+from resources.warehouse import WarehouseResource
 
 RAW_COLUMNS = "record_id, source, source_revision, source_row, instruction, response"
 PAGE_ROWS = 4096
@@ -55,25 +58,28 @@ class SourceProgramsConfig(Config):
     ray_address: str | None = Field(default=None, description="Ray cluster to join (auto, ray://host:10001); none starts or reuses a local one.")
 
 
-def _raw_pages(conn, where: str, params: list) -> Iterator[pl.DataFrame]:
-    """This partition's raw rows in record_id order, PAGE_ROWS at a time (keyset pagination)."""
-    last = None
-    while True:
-        after = "" if last is None else " AND record_id > ?"
-        page = conn.sql(
-            f"SELECT {RAW_COLUMNS} FROM raw_instructions WHERE {where}{after} ORDER BY record_id LIMIT {PAGE_ROWS}",
-            params=params + ([] if last is None else [last]),
-        ).pl()
-        if page.height == 0:
-            return
-        last = page["record_id"][-1]
-        yield page
+def _copy_raw(conn, where: str, params: list, scratch: Path) -> int:
+    """This partition's raw rows, in record_id order, copied to a scratch Parquet file (inside
+    DuckDB, so they never pass through Python whole); the warehouse is released before the
+    curation compute starts, so other partitions' loads never wait for it."""
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    conn.execute(
+        f"COPY (SELECT {RAW_COLUMNS} FROM raw_instructions WHERE {where} ORDER BY record_id) "
+        f"TO '{scratch}' (FORMAT parquet, ROW_GROUP_SIZE {PAGE_ROWS})",
+        params,
+    )
+    return pq.ParquetFile(scratch).metadata.num_rows
+
+
+def _raw_pages(scratch: Path) -> Iterator[pl.DataFrame]:
+    """The scratch file PAGE_ROWS rows at a time: memory bounded by the page, not the source."""
+    for batch in pq.ParquetFile(scratch).iter_batches(batch_size=PAGE_ROWS):
+        yield pl.from_arrow(batch)
 
 
 @asset(
     deps=[raw_instructions],
     partitions_def=SOURCE_PARTITIONS,
-    pool=WAREHOUSE_POOL,
     group_name="curation",
     code_version="1",
     kinds={"duckdb", "python"},
@@ -106,9 +112,11 @@ def source_programs(
             writer.write(pl.concat(buffered).drop("_row").with_columns(curation_hash=pl.lit(curation_hash)))
             buffered.clear()
 
+    scratch = staging / "scratch" / f"raw-{part}-{context.run.run_id}.parquet"
     with warehouse.read_connection() as conn:
-        n_in = conn.execute(f"SELECT count(*) FROM raw_instructions WHERE {where}", params).fetchall()[0][0]
-        for batch in curate_records(_raw_pages(conn, where, params), settings, executor):
+        n_in = _copy_raw(conn, where, params, scratch)
+    try:
+        for batch in curate_records(_raw_pages(scratch), settings, executor):
             buffered.append(batch.candidates)
             reject_frames.append(batch.rejects)
             n_candidates += batch.candidates.height
@@ -118,6 +126,8 @@ def source_programs(
                 flush()
             if n_in and len(reject_frames) % 40 == 0:
                 context.log.info(f"source {source_key.key}: {n_candidates} candidates so far of {n_in} records")
+    finally:
+        scratch.unlink(missing_ok=True)
     flush()
     staged = writer.seal()
     record_rejects = pl.concat(reject_frames)
@@ -128,8 +138,13 @@ def source_programs(
     rejected = write_partition(staging, "rejects", f"source_programs-{part}", [rejects_df])
 
     run_id = context.run.run_id
-    merged = warehouse.merge("candidates", parquet_select(staged.shards, "candidates"), run_id=run_id, scope_sql=scope, scope_params=params)
-    warehouse.merge("rejects", parquet_select(rejected.shards, "rejects"), run_id=run_id, scope_sql=f"t.asset = 'source_programs' AND {scope}", scope_params=params)
+    merged, _ = warehouse.load(
+        [
+            Load("candidates", parquet_select(staged.shards, "candidates"), scope, tuple(params)),
+            Load("rejects", parquet_select(rejected.shards, "rejects"), f"t.asset = 'source_programs' AND {scope}", tuple(params)),
+        ],
+        run_id=run_id,
+    )
     with warehouse.read_connection() as conn:
         sample = conn.sql(f"SELECT record_id, program_id, n_lines, contamination FROM candidates WHERE {where} ORDER BY record_id LIMIT 5", params=params).pl()
         version = table_fingerprint(conn, "candidates", ("record_id", "program_id", "instruction", "curation_hash", "contamination"), where, params)

@@ -95,7 +95,10 @@ class ShardWriter:
         tmp = self.folder / f".{MANIFEST}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         os.replace(tmp, self.folder / MANIFEST)
-        return read_partition(self.folder.parent.parent, self.table, self.partition)
+        # What this writer wrote, not a re-read: another run staging the same (deterministic)
+        # set at the same moment may have removed the manifest again by now.
+        shards = tuple(self.folder / name for name, _ in self._shards)
+        return StagedPartition(self.table, self.partition, self.folder, shards, sum(rows for _, rows in self._shards))
 
 
 def write_partition(staging_root: Path, table: str, partition: str, frames: Iterable[pl.DataFrame]) -> StagedPartition:

@@ -1,0 +1,83 @@
+"""The loader: the one function that writes the warehouse (docs/architecture.md, "One writer").
+
+Every asset computes outside it and stages Parquet (`lintseq_assets.runtime.staging`); then it
+hands the loader a list of `Load`s, and the loader brings each table in line with its staged
+rows (`resources.merge`) while it holds the warehouse's write lock. The lock is an OS file
+lock next to the database (`<warehouse>.writer.lock`), so it holds across runs, processes, the
+CLI and the tests alike: two source partitions can ingest and curate at the same time, and
+only their loads take turns. DuckDB itself admits one writing process per file; the lock
+makes writers queue instead of failing on that rule.
+
+Only the loader creates or migrates the schema (readers never do: `resources.connect`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from resources.connect import connect_writer
+from resources.merge import MergeStats, merge, replace_table
+
+# A writer waits this many lock retries (backoff up to 5 s each: about 10 minutes) for readers
+# in other processes, such as an export staging its files; it already holds the write lock.
+WRITER_RETRIES = 120
+
+
+@dataclass(frozen=True)
+class Load:
+    """One table's incoming rows: usually `parquet_select(staged.shards, table)`.
+
+    scope_sql: the rows of the table this load owns (they are deleted when not incoming);
+        None is a pure upsert. replace: a report table without a key, replaced whole.
+    """
+
+    table: str
+    rows_sql: str
+    scope_sql: str | None = None
+    scope_params: tuple = ()
+    replace: bool = False
+
+
+def lock_path(database: str | Path) -> Path:
+    return Path(f"{database}.writer.lock")
+
+
+@contextmanager
+def write_lock(database: str | Path) -> Iterator[None]:
+    """Hold the warehouse's write lock (blocking until the writer before us is done)."""
+    path = lock_path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock, even if the process is killed
+
+
+def load(database: str | Path, loads: Sequence[Load], *, run_id: str, retries: int = WRITER_RETRIES, config: dict | None = None) -> list[MergeStats]:
+    """Apply `loads` in order under the write lock; one `MergeStats` per load, for metadata.
+
+    A replaced report table counts its rows as inserted. Each load is its own transaction:
+    a failure leaves the earlier loads of the list in place, and the asset's re-run
+    converges (every load is idempotent)."""
+    stats: list[MergeStats] = []
+    with write_lock(database):
+        conn = connect_writer(database, retries=retries, config=config)
+        try:
+            for item in loads:
+                if item.replace:
+                    rows = replace_table(conn, item.table, item.rows_sql, run_id=run_id)
+                    stats.append(MergeStats(rows, rows, 0, 0))
+                else:
+                    stats.append(
+                        merge(conn, item.table, item.rows_sql, run_id=run_id, scope_sql=item.scope_sql, scope_params=list(item.scope_params))
+                    )
+        finally:
+            conn.close()
+    return stats
