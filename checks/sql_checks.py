@@ -16,29 +16,19 @@ import duckdb
 
 from checks.outcome import EXAMPLES, CheckOutcome, preview
 from lintseq_assets.core import SamplerConfig, sequence_id
+from lintseq_assets.tables import KEYS, TABLES
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-# Columns that must never be null, per table (DESIGN §3). `instruction` may be empty text for
-# folder-of-.py sources, but it is still text, so it is listed only where the design needs it.
+# Columns that must never be null, per table: the NOT NULL columns lintseq_assets.tables
+# declares, plus columns the schema leaves nullable for older rows but a good run always fills.
+_ALSO_REQUIRED = {"programs": ("source", "n_lines")}
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "raw_instructions": ("record_id", "source"),
-    "programs": ("program_id", "record_id", "source", "program", "n_lines"),
-    "edit_sequences": (
-        "sequence_id",
-        "program_id",
-        "sample_index",
-        "seed",
-        "config_hash",
-        "n_edits",
-        "edit_path",
-    ),
+    name: tuple(c.name for c in TABLES[name].columns if not c.nullable) + _ALSO_REQUIRED.get(name, ())
+    for name in ("raw_instructions", "programs", "edit_sequences")
 }
-PRIMARY_KEYS: dict[str, str] = {
-    "raw_instructions": "record_id",
-    "programs": "program_id",
-    "edit_sequences": "sequence_id",
-}
+# Single-column keys, for the uniqueness and null checks (lintseq_assets.tables declares them).
+PRIMARY_KEYS: dict[str, str] = {name: key[0] for name, key in KEYS.items() if len(key) == 1}
 
 
 def _ident(name: str) -> str:

@@ -1,28 +1,21 @@
-"""Shared fixtures. Tests never reach the Hugging Face hub."""
+"""Shared fixtures for every tier. Tests never reach the Hugging Face hub.
+
+Tiers (docs/architecture.md, "Tests"): `unit/<area>/` is fast and runs without Dagster,
+`platform/` runs the graph in-process, `e2e/` (marker `e2e`) covers the webserver, Ray and
+subprocess runs. `support/` holds what they share.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-STDLIB = Path(os.__file__).parent
-
-
-def stdlib_modules(lo: int = 1, hi: int = 10_000, limit: int | None = None, stride: int = 1) -> list[Path]:
-    """Top-level standard-library modules with lo..hi lines, in a deterministic order."""
-    chosen = []
-    for path in sorted(STDLIB.glob("*.py")):
-        n = path.read_text(encoding="utf-8", errors="replace").count("\n")
-        if lo <= n <= hi:
-            chosen.append(path)
-    chosen = chosen[::stride]
-    return chosen[:limit] if limit else chosen
-
+sys.path.insert(0, str(Path(__file__).parent))  # `support.*` for every tier
 
 @pytest.fixture
 def lintseq_home(tmp_path, monkeypatch) -> Path:
@@ -30,3 +23,12 @@ def lintseq_home(tmp_path, monkeypatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("LINTSEQ_HOME", str(home))
     return home
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark every test by its tier folder, so `-m "not e2e"` and `-m unit` select tiers."""
+    root = Path(__file__).parent
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(root).parts
+        if parts and parts[0] in ("unit", "platform", "e2e"):
+            item.add_marker(getattr(pytest.mark, parts[0]))

@@ -36,20 +36,14 @@ from lintseq_assets.sources.ingest import (
     open_source,
 )
 from lintseq_assets.sources.keys import SourceKey
+from lintseq_assets.tables import RAW_INSTRUCTIONS
 from lintseq_assets.sources.spec import SourceConfigError, load_sources
 from resources.loader import Load
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
 
-RAW_SCHEMA = {
-    "record_id": pl.String,
-    "source": pl.String,
-    "source_revision": pl.String,
-    "source_row": pl.Int64,
-    "instruction": pl.String,
-    "response": pl.String,
-}
+RAW_SCHEMA = RAW_INSTRUCTIONS.staged_schema()
 
 
 class RawInstructionsConfig(Config):

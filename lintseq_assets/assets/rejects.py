@@ -13,8 +13,9 @@ from pathlib import Path
 import polars as pl
 
 from lintseq_assets.runtime.staging import StagedPartition, write_partition
+from lintseq_assets.tables import REJECTS
 
-REJECT_SCHEMA = {"record_id": pl.String, "source": pl.String, "stage": pl.String, "reason": pl.String, "detail": pl.String, "asset": pl.String}
+REJECT_SCHEMA = REJECTS.staged_schema()
 
 
 def rejects_frame(rows: Iterable[dict], asset: str) -> pl.DataFrame:

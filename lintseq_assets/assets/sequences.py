@@ -46,24 +46,13 @@ from lintseq_assets.sampling.plan import (
     plan_sampling,
     provenance_refresh,
 )
+from lintseq_assets.tables import EDIT_SEQUENCES
 from resources.loader import Load
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
 
-SEQUENCE_SCHEMA = {
-    "sequence_id": pl.String,
-    "program_id": pl.String,
-    "sample_index": pl.Int32,
-    "seed": pl.UInt64,
-    "config_hash": pl.String,
-    "n_edits": pl.Int32,
-    "edit_path": pl.List(pl.String),
-    "record_id": pl.String,
-    "source": pl.String,
-    "source_revision": pl.String,
-    "source_row": pl.Int64,
-}
+SEQUENCE_SCHEMA = EDIT_SEQUENCES.staged_schema()
 _DEFAULT = SamplerConfig()
 
 

@@ -23,29 +23,14 @@ import polars as pl
 from lintseq_assets.curation.config import CurationSettings
 from lintseq_assets.curation.records import CANDIDATE_SCHEMA, RECORD_REJECT_SCHEMA, curate_records
 from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markdown, step_stats
-from lintseq_assets.curation.selection import REJECT_SCHEMA as _INTERNAL_REJECT_SCHEMA
 from lintseq_assets.curation.selection import select_programs
 from lintseq_assets.runtime.executors import LocalExecutor, RayExecutor
+from lintseq_assets.tables import PROGRAMS, REJECTS
 
 REQUIRED_COLUMNS = ("record_id", "source", "source_row", "response")
 OPTIONAL_COLUMNS = ("source_revision", "instruction")
-REJECT_SCHEMA = {"record_id": pl.String, "source": pl.String, "stage": pl.String, "reason": pl.String, "detail": pl.String}
-PROGRAM_COLUMNS = (
-    "program_id",
-    "record_id",
-    "source",
-    "source_revision",
-    "source_row",
-    "instruction",
-    "program",
-    "n_lines",
-    "n_bytes",
-    "n_statements",
-    "n_lint_errors",
-    "extraction",
-    "n_blocks",
-)
-PROGRAM_SCHEMA = {column: CANDIDATE_SCHEMA[column] for column in PROGRAM_COLUMNS}  # a kept candidate, less its fingerprints
+REJECT_SCHEMA = REJECTS.staged_schema(without=("asset",))
+PROGRAM_COLUMNS = PROGRAMS.column_names
 
 
 @dataclass
@@ -141,7 +126,7 @@ def curate_programs(
     programs = candidates.join(selection.kept.select("_row"), on="_row", how="semi").sort(
         ["source", "source_row", "record_id", "_row"], nulls_last=True
     )
-    all_rejects = pl.concat([record_rejects.cast(_INTERNAL_REJECT_SCHEMA), selection.rejects], how="vertical").sort("_row")
+    all_rejects = pl.concat([record_rejects.cast(RECORD_REJECT_SCHEMA), selection.rejects], how="vertical").sort("_row")
     _assert_accounted(n_in, programs["_row"], all_rejects["_row"])
     return CurationResult(
         programs=programs.select(list(PROGRAM_COLUMNS)),

@@ -40,29 +40,14 @@ from lintseq_assets.curation.tokens import (
     near_tokens,
 )
 from lintseq_assets.runtime.executors import LocalExecutor, RayExecutor
+from lintseq_assets.tables import CANDIDATES, REJECTS
 
 RAW_COLUMNS = ("record_id", "source", "source_revision", "source_row", "instruction", "response")
-CANDIDATE_SCHEMA = {
-    "_row": pl.Int64,
-    "record_id": pl.String,
-    "source": pl.String,
-    "source_revision": pl.String,
-    "source_row": pl.Int64,
-    "instruction": pl.String,
-    "program_id": pl.String,
-    "program": pl.String,
-    "n_lines": pl.Int64,
-    "n_bytes": pl.Int64,
-    "n_statements": pl.Int64,
-    "n_lint_errors": pl.Int64,
-    "extraction": pl.String,
-    "n_blocks": pl.Int64,
-    "exact_key": pl.String,
-    "signature": pl.List(pl.UInt32),
-    "contamination": pl.String,
-    "contamination_detail": pl.String,
-}
-RECORD_REJECT_SCHEMA = {"_row": pl.Int64, "record_id": pl.String, "source": pl.String, "stage": pl.String, "reason": pl.String, "detail": pl.String}
+# A candidate row as the workers make it: `_row` (its input position) first, no curation_hash
+# (the asset adds it); the column types are the `candidates` table's.
+CANDIDATE_SCHEMA = CANDIDATES.staged_schema(extra={"_row": pl.Int64}, without=("curation_hash",))
+# A reject as a curation step makes it: its input position, not yet attributed to an asset.
+RECORD_REJECT_SCHEMA = REJECTS.staged_schema(extra={"_row": pl.Int64}, without=("asset",))
 
 # Settings the per-record stage depends on; the set steps only add `jaccard_threshold`.
 RECORD_SETTINGS = (

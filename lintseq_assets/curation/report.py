@@ -13,16 +13,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-REASON_STRUCT = pl.List(pl.Struct({"reason": pl.String, "count": pl.Int64}))
-FUNNEL_SCHEMA = {
-    "step": pl.String,
-    "enabled": pl.Boolean,
-    "records_in": pl.Int64,
-    "records_out": pl.Int64,
-    "rejected": pl.Int64,
-    "rejected_by_reason": REASON_STRUCT,
-    "seconds": pl.Float64,
-}
+from lintseq_assets.tables import CURATION_REPORT
+
+# The `curation_report` table's columns; `step_index` is added when it is staged.
+FUNNEL_SCHEMA = CURATION_REPORT.staged_schema(without=("step_index",))
 
 
 def reason_code(reason: str) -> str:

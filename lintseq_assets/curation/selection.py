@@ -21,13 +21,13 @@ import polars as pl
 
 from lintseq_assets.curation.config import CurationSettings
 from lintseq_assets.curation.decontaminate import decontaminate
+from lintseq_assets.curation.records import RECORD_REJECT_SCHEMA
 from lintseq_assets.curation.dedup_exact import dedup_exact
 from lintseq_assets.curation.dedup_near import dedup_near
 from lintseq_assets.curation.report import StepStats, step_stats
 
 KEEPER_ORDER = ("source", "source_row", "record_id", "_row")
 SELECTION_COLUMNS = ("_row", "record_id", "source", "source_row", "program_id", "exact_key", "signature", "contamination", "contamination_detail")
-REJECT_SCHEMA = {"_row": pl.Int64, "record_id": pl.String, "source": pl.String, "stage": pl.String, "reason": pl.String, "detail": pl.String}
 
 
 @dataclass
@@ -51,8 +51,8 @@ def select_programs(candidates: pl.DataFrame, settings: CurationSettings) -> Sel
     )
     for step, enabled, run in steps:
         t0 = time.perf_counter()
-        kept, rejects = run(current) if enabled else (current, pl.DataFrame(schema=REJECT_SCHEMA))
-        rejects = rejects.select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA)
+        kept, rejects = run(current) if enabled else (current, pl.DataFrame(schema=RECORD_REJECT_SCHEMA))
+        rejects = rejects.select(list(RECORD_REJECT_SCHEMA)).cast(RECORD_REJECT_SCHEMA)
         stats.append(step_stats(step, enabled, current.height, kept.height, rejects, time.perf_counter() - t0))
         frames.append(rejects)
         current = kept

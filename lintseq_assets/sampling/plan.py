@@ -31,6 +31,7 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
+from lintseq_assets.tables import SAMPLING_LEDGER
 from lintseq_assets.runtime.staging import ShardWriter, StagedPartition, partition_dir
 
 LEDGER_TABLE = "sampling_ledger"
@@ -45,7 +46,7 @@ SKIP_SCHEMA = {
     "source_row": pl.Int64,
     "outcome": pl.String,
 }
-LEDGER_SCHEMA = {"program_id": pl.String, "config_hash": pl.String, "seed": pl.Int64, "samples": pl.Int32, "outcome": pl.String}
+LEDGER_SCHEMA = SAMPLING_LEDGER.staged_schema()
 
 SKIP_SHARD_ROWS = 25_000  # ids and provenance only: about a MB per shard
 TODO_ROW_GROUP = "1MB"  # row groups of the scratch file: what one read holds in memory at most

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from dagster import DagsterInstance
-from platform_helpers import run_platform, small_settings, table_snapshot
+from support.platform import run_platform, small_settings, table_snapshot
 
 from resources.connect import connect_reader
 

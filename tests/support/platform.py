@@ -8,12 +8,10 @@ from pathlib import Path
 import yaml
 
 from lintseq_assets.runtime.environment import PlatformSettings, load_settings
+from lintseq_assets.tables import KEYS
 
-TABLE_KEYS = {
-    "raw_instructions": "record_id",
-    "programs": "program_id",
-    "edit_sequences": "sequence_id",
-}
+# Single-column keys of the tables the platform tests compare row by row.
+TABLE_KEYS = {name: KEYS[name][0] for name in ("raw_instructions", "programs", "edit_sequences")}
 
 # A local JSONL source with one record of each kind of trouble the ingest step must survive.
 LOCAL_RECORDS = [

@@ -13,10 +13,10 @@ import duckdb
 import pytest
 from dagster import AssetExecutionContext, Config, asset, materialize
 from dagster_duckdb import DuckDBResource
+from support.warehouse import build_warehouse
 
 from checks import build_asset_checks
 from checks.asset_checks import CheckSettings
-from checks.testing import build_warehouse
 from resources.gx import GXResource
 
 

@@ -6,9 +6,9 @@ import difflib
 import re
 
 import pytest
-from conftest import stdlib_modules
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.corpus import stdlib_modules
 
 from lintseq_assets.core import (
     SamplerConfig,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from support.warehouse import build_warehouse, register_config, strip_constraints
 
 from checks import replay_checks, sql_checks
 from checks.outcome import CheckOutcome
-from checks.testing import build_warehouse, register_config, strip_constraints
 from lintseq_assets.core import SamplerConfig, program_id, sequence_id
 
 CONFIG_HASH = SamplerConfig().config_hash()

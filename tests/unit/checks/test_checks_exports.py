@@ -14,9 +14,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support.warehouse import build_warehouse
 
 from checks import export_checks
-from checks.testing import build_warehouse
 from lintseq_assets.exports import ExportSettings, write_exports
 
 

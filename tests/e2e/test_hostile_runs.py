@@ -24,16 +24,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from lintseq_assets.tables import KEYS
+
 pytest.importorskip("lintseq_assets.definitions")
 pytestmark = pytest.mark.slow
 
 SOURCES = "sources:\n  - name: stdlib\n    loader: stdlib\n    limit: 10\n"
-TABLES = {
-    "raw_instructions": "record_id",
-    "programs": "program_id",
-    "rejects": "record_id, stage",
-    "edit_sequences": "sequence_id",
-}
+TABLES = {name: ", ".join(KEYS[name]) for name in ("raw_instructions", "programs", "rejects", "edit_sequences")}
 DRIVER = """
 import sys
 from checks import CheckSettings

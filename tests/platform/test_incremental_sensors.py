@@ -20,7 +20,7 @@ from dagster import (
     build_sensor_context,
     evaluate_automation_conditions,
 )
-from platform_helpers import run_platform, small_check_settings, small_settings, table_snapshot
+from support.platform import run_platform, small_check_settings, small_settings, table_snapshot
 
 from lintseq_assets.definitions import build_definitions
 from lintseq_assets.platform.jobs import DOWNSTREAM_JOB, SOURCE_JOB

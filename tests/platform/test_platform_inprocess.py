@@ -6,7 +6,7 @@ import os
 
 import pytest
 from dagster import AssetKey, DagsterInstance
-from platform_helpers import (
+from support.platform import (
     SMALL_RUN_CONFIG,
     TABLE_KEYS,
     run_platform,

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 from dagster import AssetKey, DagsterInstance
-from platform_helpers import run_platform, small_check_settings, small_settings, table_snapshot
+from support.platform import run_platform, small_check_settings, small_settings, table_snapshot
 
 from lintseq_assets.assets.sequences import SamplingConfig
 from lintseq_assets.definitions import build_definitions

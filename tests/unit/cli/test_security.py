@@ -15,8 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from checks.testing import build_warehouse
+from support.warehouse import build_warehouse
 
 LINTSEQ = [sys.executable, "-m", "lintseq_assets.cli.main"]
 

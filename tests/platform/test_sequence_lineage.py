@@ -18,7 +18,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from platform_helpers import small_check_settings, small_settings, table_snapshot
+from support.platform import small_check_settings, small_settings, table_snapshot
 
 from lintseq_assets.definitions import build_definitions
 from lintseq_assets.platform.runner import materialize_all

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import stdlib_modules
+from support.corpus import stdlib_modules
 
 LINTSEQ = [sys.executable, "-m", "lintseq_assets.cli.main"]
 

@@ -70,7 +70,7 @@ def corrupt_staged_sequences(home: Path) -> str:
 
 
 def test_corrupt_sequences_are_stopped_before_the_export(platform):
-    from platform_helpers import run_platform
+    from support.platform import run_platform
 
     from lintseq_assets.platform.jobs import DOWNSTREAM_JOB
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster import AssetCheckSeverity
+from support.warehouse import build_warehouse
 
 from checks.asset_checks import to_result
 from checks.gx_suites import SUITES, outcome_from_validation
-from checks.testing import build_warehouse
 from resources.gx import GXResource
 
 

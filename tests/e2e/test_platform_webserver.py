@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
-from platform_helpers import small_settings
+from support.platform import small_settings
 
 from lintseq_assets.platform.instance import platform_environment, prepare_dagster_home
 from lintseq_assets.platform.jobs import SOURCE_JOB

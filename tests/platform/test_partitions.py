@@ -7,7 +7,7 @@ import duckdb
 import pytest
 import yaml
 from dagster import DagsterInstance
-from platform_helpers import run_platform, table_snapshot
+from support.platform import run_platform, table_snapshot
 
 from lintseq_assets.platform.partitions import SOURCE_PARTITIONS
 from lintseq_assets.runtime.environment import load_settings
