@@ -36,8 +36,8 @@ from lintseq_assets.sources.ingest import (
     open_source,
 )
 from lintseq_assets.sources.keys import SourceKey
-from lintseq_assets.tables import RAW_INSTRUCTIONS
 from lintseq_assets.sources.spec import SourceConfigError, load_sources
+from lintseq_assets.tables import RAW_INSTRUCTIONS
 from resources.loader import Load
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings_resource import SettingsResource

@@ -21,9 +21,9 @@ import polars as pl
 
 from lintseq_assets.curation.config import CurationSettings
 from lintseq_assets.curation.decontaminate import decontaminate
-from lintseq_assets.curation.records import RECORD_REJECT_SCHEMA
 from lintseq_assets.curation.dedup_exact import dedup_exact
 from lintseq_assets.curation.dedup_near import dedup_near
+from lintseq_assets.curation.records import RECORD_REJECT_SCHEMA
 from lintseq_assets.curation.report import StepStats, step_stats
 
 KEEPER_ORDER = ("source", "source_row", "record_id", "_row")

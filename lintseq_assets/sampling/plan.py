@@ -31,8 +31,8 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from lintseq_assets.tables import SAMPLING_LEDGER
 from lintseq_assets.runtime.staging import ShardWriter, StagedPartition, partition_dir
+from lintseq_assets.tables import SAMPLING_LEDGER
 
 LEDGER_TABLE = "sampling_ledger"
 SKIPS_TABLE = "sequence_skips"  # staging only: programs the sampler skipped, per config_hash

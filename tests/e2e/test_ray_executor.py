@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from unit_runtime_rows import sampled_rows
+from support.corpus import sampled_rows
 
 from lintseq_assets.runtime.executors import LocalExecutor, RayExecutor
 
