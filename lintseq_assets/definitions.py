@@ -14,8 +14,8 @@ from dagster import (
 
 from checks import CheckSettings, build_asset_checks
 from lintseq_assets.assets import ALL_ASSETS
-from lintseq_assets.assets.sequences import SamplingConfig
 from lintseq_assets.platform.jobs import SOURCE_JOB, build_downstream_job, build_source_job
+from lintseq_assets.platform.run_config import SamplingConfig
 from lintseq_assets.platform.schedules import build_hub_schedule
 from lintseq_assets.platform.sensors import automation_sensor, build_incoming_sensor
 from lintseq_assets.runtime.environment import PlatformSettings, load_settings

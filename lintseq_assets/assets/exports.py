@@ -13,8 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
-from pydantic import Field
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from lintseq_assets.assets.automation import FOLLOW_UPSTREAM
 from lintseq_assets.assets.metadata import markdown_table
@@ -22,16 +21,9 @@ from lintseq_assets.assets.sequences import edit_sequences, staged_config_hash
 from lintseq_assets.exports import ExportSettings, write_staged_exports
 from lintseq_assets.exports.staged import stage_from_warehouse
 from lintseq_assets.lineage.provenance import warehouse_lineage
+from lintseq_assets.platform.run_config import ExportsConfig
 from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
-
-
-class ExportsConfig(Config):
-    export: dict = Field(
-        default_factory=dict,
-        description="Export settings (see docs/exports.md), e.g. {name: default, formats: [lintseq, prompt_completion]}.",
-    )
-    config_hash: str | None = Field(default=None, description="Sampler config to export (default: the one last sampled).")
 
 
 @asset(

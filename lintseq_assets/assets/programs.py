@@ -14,14 +14,12 @@ import time
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    Config,
     DataVersion,
     Failure,
     MaterializeResult,
     MetadataValue,
     asset,
 )
-from pydantic import Field
 
 from lintseq_assets.assets.automation import FOLLOW_UPSTREAM
 from lintseq_assets.assets.metadata import counts_table, histogram_from_counts, preview
@@ -32,7 +30,7 @@ from lintseq_assets.curation.pipeline import PROGRAM_COLUMNS
 from lintseq_assets.curation.records import record_settings_hash
 from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markdown, step_stats
 from lintseq_assets.curation.selection import select_programs
-from lintseq_assets.platform.partitions import curation_settings_for
+from lintseq_assets.platform.run_config import ProgramsConfig, run_settings_metadata
 from lintseq_assets.runtime.staging import write_partition
 from resources.loader import Load
 from resources.merge import parquet_select, table_fingerprint
@@ -44,14 +42,6 @@ FINGERPRINTS_SQL = """
            record_id, source, source_row, program_id, exact_key, signature,
            contamination, contamination_detail
     FROM candidates"""
-
-
-class ProgramsConfig(Config):
-    curation: dict | None = Field(
-        default=None,
-        description="None: the settings of the last curation run (else the defaults). Curation settings overriding the defaults (see docs/curation.md), e.g. {jaccard_threshold: 0.9}; "
-        "per-record settings must match those `source_programs` ran with.",
-    )
 
 
 def _stale_partitions(conn, curation_hash: str) -> list[tuple[str, int]]:
@@ -92,7 +82,8 @@ def programs(
     lintseq_settings: SettingsResource,
 ) -> MaterializeResult:
     started = time.perf_counter()
-    settings = CurationSettings.from_dict(curation_settings_for(context.instance, config.curation))
+    config, _ = config.with_last_run(context.instance)
+    settings = CurationSettings.from_dict(config.curation or {})
     with warehouse.read_connection() as conn:
         stale = _stale_partitions(conn, record_settings_hash(settings))
         if stale:
@@ -150,7 +141,7 @@ def programs(
             "rejects_by_reason": counts_table(by_reason),
             "funnel": MetadataValue.md(markdown),
             "lines_per_program": histogram_from_counts(lines, "lines"),
-            "curation_settings": MetadataValue.json(settings.to_dict()),
+            **run_settings_metadata({"curation": settings.to_dict()}),
             "total_seconds": round(time.perf_counter() - started, 2),
             **merged.as_metadata(),
             "preview": preview(sample),

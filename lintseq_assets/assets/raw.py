@@ -16,20 +16,18 @@ from pathlib import Path
 import polars as pl
 from dagster import (
     AssetExecutionContext,
-    Config,
     DataVersion,
     MaterializeResult,
     MetadataValue,
     asset,
 )
-from pydantic import Field
 
 from lintseq_assets.assets.metadata import counts_table, preview
 from lintseq_assets.assets.rejects import reasons, rejects_frame
 from lintseq_assets.platform.partitions import SOURCE_PARTITIONS, sources_file_for_partition
+from lintseq_assets.platform.run_config import RawInstructionsConfig
 from lintseq_assets.runtime.staging import ShardWriter, safe_component, write_partition
 from lintseq_assets.sources.ingest import (
-    DEFAULT_MAX_RECORD_BYTES,
     IngestReject,
     RawRow,
     SourceUnavailable,
@@ -44,11 +42,6 @@ from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
 
 RAW_SCHEMA = RAW_INSTRUCTIONS.staged_schema()
-
-
-class RawInstructionsConfig(Config):
-    max_record_bytes: int = Field(default=DEFAULT_MAX_RECORD_BYTES, description="Longer instructions/responses are rejected `too_long` at the door.")
-    shard_rows: int = Field(default=5000, description="Rows per staged Parquet shard.")
 
 
 def _stage_source(spec, source_key: SourceKey, staging: Path, config: RawInstructionsConfig, rejects: list[dict]):

@@ -19,20 +19,17 @@ import polars as pl
 from dagster import (
     AssetExecutionContext,
     AssetKey,
-    Config,
     DataVersion,
     MaterializeResult,
     MetadataValue,
     asset,
 )
-from pydantic import Field
 
 from lintseq_assets.assets.automation import FOLLOW_UPSTREAM
 from lintseq_assets.assets.metadata import counts_table, histogram_from_counts, preview
 from lintseq_assets.assets.programs import programs
 from lintseq_assets.assets.rejects import reasons, rejects_frame, stage_rejects
-from lintseq_assets.core import SamplerConfig
-from lintseq_assets.platform.partitions import last_sampling_config
+from lintseq_assets.platform.run_config import SamplingConfig, run_settings_metadata
 from lintseq_assets.runtime.executors import make_executor
 from lintseq_assets.runtime.staging import ShardWriter, wait_for_partition, write_partition
 from lintseq_assets.sampling.batch import ProgramInput, sample_many
@@ -53,42 +50,6 @@ from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
 
 SEQUENCE_SCHEMA = EDIT_SEQUENCES.staged_schema()
-_DEFAULT = SamplerConfig()
-
-
-class SamplingConfig(Config):
-    samples: int = Field(default=3, description="Edit sequences per program (the paper's s).")
-    seed: int = Field(default=0, description="Global seed; a sample's seed derives from (program_id, sample index, seed).")
-    workers: int | None = Field(default=None, description="Worker processes (default: LINTSEQ_WORKERS, 2).")
-    linter: str = Field(default=_DEFAULT.linter, description="pyflakes (LintSeq) or none (RandSeq ablation).")
-    indent_bias: float = Field(default=_DEFAULT.indent_bias)
-    max_lines: int = Field(default=_DEFAULT.max_lines)
-    max_bytes: int = Field(default=_DEFAULT.max_bytes)
-    shard_programs: int = Field(default=500, description="Programs per staged Parquet shard.")
-    executor: str = Field(default="local", description="Where sampling chunks run: local (worker processes) or ray.")
-    ray_address: str | None = Field(default=None, description="Ray cluster to join (auto, ray://host:10001); none starts or reuses a local one.")
-    incremental: bool = Field(default=True, description="Skip programs already sampled with this config, sample count and seed (docs/incremental.md).")
-
-    def sampler(self) -> SamplerConfig:
-        return SamplerConfig(linter=self.linter, indent_bias=self.indent_bias, max_lines=self.max_lines, max_bytes=self.max_bytes)
-
-
-STICKY_FIELDS = ("samples", "seed", "linter", "indent_bias", "max_lines", "max_bytes")
-
-
-def sticky_sampling_config(context: AssetExecutionContext, config: SamplingConfig) -> SamplingConfig:
-    """Fields the run config leaves unset take the last sampling run's values, not the defaults.
-
-    A run launched by automation, a sensor or a UI backfill carries no config; sampling it with
-    the defaults would make a new config_hash (or sample count) and resample everything the
-    user sampled by hand. An explicit value always wins."""
-    last = last_sampling_config(context.instance)
-    update = {k: last[k] for k in STICKY_FIELDS if k not in config.model_fields_set and k in last}
-    if update:
-        context.log.info(f"sampling settings not given in the run config, taken from the last run: {update}")
-    return config.model_copy(update=update)
-
-
 def _sequence_rows(result, origin: ProgramRow) -> list[dict]:
     return [
         {
@@ -123,7 +84,9 @@ def edit_sequence_shards(
     lintseq_settings: SettingsResource,
 ) -> MaterializeResult:
     started = time.perf_counter()
-    config = sticky_sampling_config(context, config)
+    config, taken = config.with_last_run(context.instance)
+    if taken:
+        context.log.info(f"sampling settings not given in the run config, taken from the last run: {taken}")
     sampler = config.sampler()
     config_hash = sampler.config_hash()
     workers = config.workers or lintseq_settings.workers
@@ -195,6 +158,7 @@ def edit_sequence_shards(
         metadata={
             "config_hash": config_hash,
             "sampler_config": MetadataValue.json(described),
+            **run_settings_metadata(config.sticky_values()),
             "samples_per_program": config.samples,
             "seed": config.seed,
             "workers": workers,

@@ -15,13 +15,11 @@ import polars as pl
 import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
-    Config,
     DataVersion,
     MaterializeResult,
     MetadataValue,
     asset,
 )
-from pydantic import Field
 
 from lintseq_assets.assets.metadata import counts_table, preview
 from lintseq_assets.assets.raw import raw_instructions
@@ -34,7 +32,8 @@ from lintseq_assets.curation.records import (
     record_settings_hash,
 )
 from lintseq_assets.curation.report import funnel_frame, funnel_markdown
-from lintseq_assets.platform.partitions import SOURCE_PARTITIONS, curation_settings_for
+from lintseq_assets.platform.partitions import SOURCE_PARTITIONS
+from lintseq_assets.platform.run_config import SourceProgramsConfig, run_settings_metadata
 from lintseq_assets.runtime.executors import make_executor
 from lintseq_assets.runtime.staging import ShardWriter, safe_component, write_partition
 from lintseq_assets.sources.keys import SourceKey
@@ -46,16 +45,6 @@ from resources.warehouse import WarehouseResource
 RAW_COLUMNS = "record_id, source, source_revision, source_row, instruction, response"
 PAGE_ROWS = 4096
 SHARD_CANDIDATES = 4096
-
-
-class SourceProgramsConfig(Config):
-    curation: dict | None = Field(
-        default=None,
-        description="None: the settings of the last curation run (else the defaults). Curation settings overriding the defaults (see docs/curation.md); keep them equal to `programs`' own.",
-    )
-    executor: str = Field(default="local", description="Where extract+filter chunks run: local (worker processes) or ray.")
-    workers: int | None = Field(default=None, description="Local worker processes (default: LINTSEQ_WORKERS, 2).")
-    ray_address: str | None = Field(default=None, description="Ray cluster to join (auto, ray://host:10001); none starts or reuses a local one.")
 
 
 def _copy_raw(conn, where: str, params: list, scratch: Path) -> int:
@@ -93,7 +82,8 @@ def source_programs(
 ) -> MaterializeResult:
     started = time.perf_counter()
     source_key = SourceKey.parse(context.partition_key)
-    settings = CurationSettings.from_dict(curation_settings_for(context.instance, config.curation))
+    config, _ = config.with_last_run(context.instance)
+    settings = CurationSettings.from_dict(config.curation or {})
     curation_hash = record_settings_hash(settings)
     scope, params = source_key.scope_sql()
     where, _ = source_key.scope_sql(alias=None)
@@ -159,7 +149,7 @@ def source_programs(
             "rejects_by_reason": counts_table(reasons(rejects_df)),
             "funnel": MetadataValue.md(funnel),
             "curation_hash": curation_hash,
-            "curation_settings": MetadataValue.json(settings.to_dict()),
+            **run_settings_metadata({"curation": settings.to_dict()}),
             "worker_seconds": MetadataValue.json({k: round(v, 2) for k, v in seconds.items()}),
             "total_seconds": round(time.perf_counter() - started, 2),
             **merged.as_metadata(),

@@ -38,20 +38,12 @@ EXAMPLE_QUERIES = (
 # --- materialize -----------------------------------------------------------------------------
 
 
-def _run_config(args: argparse.Namespace) -> dict:
-    ops: dict = {}
-    placement = {k: v for k, v in {"workers": args.workers, "executor": args.executor, "ray_address": args.ray_address}.items() if v is not None}
-    sampling = {k: v for k, v in {"samples": args.samples, "seed": args.seed}.items() if v is not None} | placement
-    if sampling:
-        ops["edit_sequence_shards"] = {"config": sampling}
-    if placement:  # curation's per-record steps run on the same executor as sampling
-        ops["source_programs"] = {"config": placement}
-    if args.export_name:
-        ops["training_exports"] = {"config": {"export": {"name": args.export_name}}}
-    config: dict = {"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "WARNING"}}}}
-    if ops:
-        config["ops"] = ops
-    return config
+def _run_settings(args: argparse.Namespace):
+    from lintseq_assets.platform.run_config import RunSettings
+
+    return RunSettings(samples=args.samples, seed=args.seed, workers=args.workers, executor=args.executor,
+                       ray_address=args.ray_address, export_name=args.export_name,
+                       log_level="INFO" if args.verbose else "WARNING")
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
@@ -65,7 +57,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     sources = Path(args.sources).resolve() if args.sources else settings.sources_file
     print(f"lintseq: materializing every asset (LINTSEQ_HOME={settings.home}, sources={sources})", file=sys.stderr)
     started = time.perf_counter()
-    result = materialize_all(build_definitions(settings), settings, _run_config(args), log=lambda line: print(line, file=sys.stderr), sources_file=sources)
+    result = materialize_all(build_definitions(settings), settings, _run_settings(args).to_run_config(), log=lambda line: print(line, file=sys.stderr), sources_file=sources)
     elapsed = time.perf_counter() - started
     if not result.success:
         failed = result.failed_steps()

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import yaml
 from dagster import (
-    AssetKey,
     DagsterInstance,
     DynamicPartitionsDefinition,
 )
@@ -28,49 +27,6 @@ from lintseq_assets.sources.keys import SourceKey, keys_for_source
 from lintseq_assets.sources.spec import SourceConfigError, SourceSpec, load_sources
 
 SOURCE_PARTITIONS = DynamicPartitionsDefinition(name="sources")
-SAMPLER_KEYS = ("linter", "indent_bias", "max_lines", "max_bytes")
-
-
-def last_sampling_config(instance: DagsterInstance) -> dict:
-    """The sampling settings of the last `edit_sequence_shards` run, so automatic runs reuse them.
-
-    Without this an automatic run would sample with the defaults, change the config_hash (or
-    the sample count) and redo everything the user sampled by hand.
-    """
-    event = instance.get_latest_materialization_event(AssetKey("edit_sequence_shards"))
-    if event is None or event.asset_materialization is None:
-        return {}
-    metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()}
-    sampler = metadata.get("sampler_config") or {}
-    config = {k: sampler[k] for k in SAMPLER_KEYS if k in sampler}
-    if "samples_per_program" in metadata:
-        config["samples"] = int(metadata["samples_per_program"])
-    if "seed" in metadata:
-        config["seed"] = int(metadata["seed"])
-    return config
-
-
-def last_curation_config(instance: DagsterInstance) -> dict:
-    """The curation settings of the last `programs` run, else of the last `source_programs` run.
-
-    Runs nobody configured by hand (automation, sensors, UI backfills) curate with these, not
-    with the defaults: curation is global, and other settings would drop old programs or make
-    the candidates of other partitions stale."""
-    for key in ("programs", "source_programs"):
-        event = instance.get_latest_materialization_event(AssetKey(key))
-        if event is None or event.asset_materialization is None:
-            continue
-        settings = event.asset_materialization.metadata.get("curation_settings")
-        if settings is not None and isinstance(settings.value, dict):
-            return {"curation": settings.value}
-    return {}
-
-
-def curation_settings_for(instance: DagsterInstance, configured: dict | None) -> dict:
-    """What a curation asset runs with: its own config when given, else the last run's settings."""
-    return dict(configured) if configured is not None else last_curation_config(instance).get("curation", {})
-
-
 def partition_file(home: Path, key: str) -> Path:
     return Path(home) / "partitions" / f"{safe_component(key)}.yaml"
 

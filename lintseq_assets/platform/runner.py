@@ -18,8 +18,9 @@ from pathlib import Path
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
 from lintseq_assets.platform.instance import prepare_dagster_home, recover_dead_runs, run_tags
-from lintseq_assets.platform.jobs import DOWNSTREAM_JOB, PARTITIONED_ASSETS, SOURCE_JOB
+from lintseq_assets.platform.jobs import DOWNSTREAM_JOB, SOURCE_JOB
 from lintseq_assets.platform.partitions import register_sources
+from lintseq_assets.platform.run_config import split_run_config
 from lintseq_assets.runtime.environment import PlatformSettings
 
 
@@ -56,24 +57,6 @@ class GraphResult:
 
     def failed_steps(self) -> list[str]:
         return [e.step_key for e in self.all_events if e.is_step_failure]
-
-
-def split_run_config(run_config: dict | None) -> tuple[dict, dict]:
-    """(ingest job config, downstream job config): each job only accepts its own ops."""
-    run_config = dict(run_config or {})
-    ops = run_config.pop("ops", {}) or {}
-    ingest_ops = {k: v for k, v in ops.items() if k in PARTITIONED_ASSETS}
-    downstream_ops = {k: v for k, v in ops.items() if k not in PARTITIONED_ASSETS}
-    # Curation settings given for one half hold for both (stale candidates would be refused).
-    for mine, other, table in (("programs", "source_programs", ingest_ops), ("source_programs", "programs", downstream_ops)):
-        curation = ((ops.get(mine) or {}).get("config") or {}).get("curation")
-        if curation is not None:
-            entry = table.setdefault(other, {})
-            entry["config"] = {**(entry.get("config") or {})}
-            entry["config"].setdefault("curation", curation)
-    ingest = {**run_config, **({"ops": ingest_ops} if ingest_ops else {})}
-    downstream = {**run_config, **({"ops": downstream_ops} if downstream_ops else {})}
-    return ingest, downstream
 
 
 def run_graph(

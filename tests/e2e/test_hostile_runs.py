@@ -34,7 +34,7 @@ TABLES = {name: ", ".join(KEYS[name]) for name in ("raw_instructions", "programs
 DRIVER = """
 import sys
 from checks import CheckSettings
-from lintseq_assets.assets.sequences import SamplingConfig
+from lintseq_assets.platform.run_config import SamplingConfig
 from lintseq_assets.definitions import build_definitions
 from lintseq_assets.platform.runner import materialize_all
 from lintseq_assets.runtime.environment import load_settings

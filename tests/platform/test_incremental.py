@@ -12,8 +12,8 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 from support.platform import run_platform, small_check_settings, small_settings, table_snapshot
 
-from lintseq_assets.assets.sequences import SamplingConfig
 from lintseq_assets.definitions import build_definitions
+from lintseq_assets.platform.run_config import SamplingConfig
 from resources.connect import connect_reader
 
 SAMPLING = {"samples": 1, "workers": 1}

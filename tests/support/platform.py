@@ -52,7 +52,7 @@ def small_settings(home: Path, **sources_kwargs) -> PlatformSettings:
 def small_check_settings(settings: PlatformSettings):
     """The real checks, sized for a test (replay a bounded sample)."""
     from checks import CheckSettings
-    from lintseq_assets.assets.sequences import SamplingConfig
+    from lintseq_assets.platform.run_config import SamplingConfig
 
     return CheckSettings(sampler_configs=(SamplingConfig().sampler(),), exports_dir=str(settings.exports_dir), replay_max_rows=20)
 
