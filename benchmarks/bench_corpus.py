@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lintseq_assets.runtime.executors import LocalExecutor
+from lintseq_assets.runtime.files import atomic_path
 
 SKIP_DIRS = {"__pycache__", "test", "tests", "idle_test"}
 DEFAULT_TARGET = 90_000
@@ -186,14 +187,12 @@ def build_corpus(out_dir: Path, target: int = DEFAULT_TARGET, max_lines: int = D
     if not base:
         raise RuntimeError("no top-level definitions found in the standard library")
     rounds = max(0, -(-target // len(base)) - 1)
-    tmp = out_dir / f".{CORPUS_FILE}.tmp"
     written = 0
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_path(out_dir / CORPUS_FILE) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         for snippet in _take(_all(base, rounds, seed), target):
             record = {"id": snippet.record_id, "instruction": instruction_for(snippet), "response": response_for(snippet)}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             written += 1
-    os.replace(tmp, out_dir / CORPUS_FILE)
     write_sources(out_dir, limit=None)
     summary = {"records": written, "unique_definitions": len(base), "variant_rounds": rounds, "max_lines": max_lines, "seed": seed,
                "python": sys.version.split()[0], "seconds": round(time.perf_counter() - started, 1)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -18,20 +17,18 @@ from pathlib import Path
 
 from lintseq_assets.cli.platform_commands import add_platform_commands
 from lintseq_assets.core import SamplerConfig, verify_edit_path
+from lintseq_assets.runtime.files import atomic_path
 from lintseq_assets.sampling.batch import ProgramInput, SampledProgram, sample_many
 from lintseq_assets.sources.readers import InputError, iter_records
 
 
 def _write_jsonl_atomic(path: Path, rows) -> int:
     """Write rows to `path` via a temporary name, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     count = 0
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
-    os.replace(tmp, path)
     return count
 
 

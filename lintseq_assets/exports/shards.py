@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 ROW_GROUP_ROWS = 10_000
 
 
-class ShardWriter:
+class SplitShardWriter:
     """One format's split: Parquet shards, and JSONL shards alongside when asked.
 
     Rows are written a row group (ROW_GROUP_ROWS) at a time into the open shard, so memory

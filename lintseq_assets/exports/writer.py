@@ -32,7 +32,7 @@ from lintseq_assets.exports.config import ExportError, ExportSettings
 from lintseq_assets.exports.formats import FORMAT_SPECS, MARKERS, ProgramItem, SequenceItem
 from lintseq_assets.exports.length import LengthLimit, Outcome, shape_row
 from lintseq_assets.exports.manifest import MANIFEST_NAME, write_manifest
-from lintseq_assets.exports.shards import ShardWriter
+from lintseq_assets.exports.shards import SplitShardWriter
 from lintseq_assets.exports.splits import assign_split
 
 SEQUENCE_COLUMNS = ("sequence_id", "program_id", "sample_index", "config_hash", "edit_path")
@@ -218,7 +218,7 @@ class _FormatWriter:
         self.spec = FORMAT_SPECS[name]
         self.settings, self.limit = settings, limit
         jsonl = root / "jsonl" / name if settings.jsonl else None
-        self.writers = {s: ShardWriter(root / name, s, self.spec.schema, settings.shard_rows, jsonl) for s in settings.splits}
+        self.writers = {s: SplitShardWriter(root / name, s, self.spec.schema, settings.shard_rows, jsonl) for s in settings.splits}
         self.tally = {o.value: dict.fromkeys(settings.splits, 0) for o in Outcome}
 
     def add(self, item, split: str) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import socket
 from pathlib import Path
 
 from lintseq_assets.runtime.environment import DAGSTER_YAML_TEMPLATE, PlatformSettings
+from lintseq_assets.runtime.files import write_text_atomic
 
 MANAGED_MARKER = "# managed by lintseq"
 
@@ -40,9 +40,7 @@ def _write_instance_yaml(target: Path) -> None:
     template = DAGSTER_YAML_TEMPLATE.read_text(encoding="utf-8")
     current = target.read_text(encoding="utf-8") if target.exists() else None
     if current is None or (current.startswith(MANAGED_MARKER) and current != template):
-        tmp = target.with_name(f".dagster.yaml.{os.getpid()}.tmp")
-        shutil.copyfile(DAGSTER_YAML_TEMPLATE, tmp)
-        os.replace(tmp, target)
+        write_text_atomic(target, template)
 
 
 def _create_storage(home: Path) -> None:

@@ -22,6 +22,7 @@ from dagster import (
     DynamicPartitionsDefinition,
 )
 
+from lintseq_assets.runtime.files import write_text_atomic
 from lintseq_assets.runtime.staging import safe_component
 from lintseq_assets.sources.keys import SourceKey, keys_for_source
 from lintseq_assets.sources.spec import SourceConfigError, SourceSpec, load_sources
@@ -33,11 +34,8 @@ def partition_file(home: Path, key: str) -> Path:
 
 def _write_if_changed(target: Path, document: dict) -> Path:
     text = yaml.safe_dump(document, sort_keys=False)
-    target.parent.mkdir(parents=True, exist_ok=True)
     if not target.is_file() or target.read_text(encoding="utf-8") != text:
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
+        write_text_atomic(target, text)
     return target
 
 

@@ -10,7 +10,6 @@ then refuses to load, instead of loading part of the data).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import time
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+
+from lintseq_assets.runtime.files import atomic_path, write_text_atomic
 
 MANIFEST = "_manifest.json"
 _SAFE = re.compile(r"[^A-Za-z0-9._=-]+")
@@ -51,13 +52,8 @@ def partition_dir(staging_root: Path, table: str, partition: str) -> Path:
 
 def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> Path:
     """Write `frame` to `path` through a temporary name in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         frame.write_parquet(tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -92,9 +88,7 @@ class ShardWriter:
             if stale.name not in keep:
                 stale.unlink()
         manifest = {"table": self.table, "partition": self.partition, "shards": [{"file": n, "rows": r} for n, r in self._shards]}
-        tmp = self.folder / f".{MANIFEST}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        os.replace(tmp, self.folder / MANIFEST)
+        write_text_atomic(self.folder / MANIFEST, json.dumps(manifest, indent=1))
         # What this writer wrote, not a re-read: another run staging the same (deterministic)
         # set at the same moment may have removed the manifest again by now.
         shards = tuple(self.folder / name for name, _ in self._shards)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from lintseq_assets.runtime.files import write_text_atomic
+
 SUFFIX_LOADERS = {".jsonl": "jsonl", ".parquet": "parquet", ".py": "python"}
 MARKER = ".done"
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
@@ -108,9 +110,4 @@ def register_drop(item: DropItem, drops_dir: Path) -> Path:
     columns = _marker_columns(item.path)
     if columns and item.loader in ("jsonl", "parquet"):
         entry["columns"] = columns
-    drops_dir.mkdir(parents=True, exist_ok=True)
-    target = drops_dir / f"{item.source_name}.yaml"
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(yaml.safe_dump({"sources": [entry]}, sort_keys=False), encoding="utf-8")
-    tmp.replace(target)
-    return target
+    return write_text_atomic(drops_dir / f"{item.source_name}.yaml", yaml.safe_dump({"sources": [entry]}, sort_keys=False))
