@@ -3,6 +3,7 @@
     lintseq sample INPUT -o OUT.jsonl [--code-field program] [--id-field id] [-s N] [--seed N]
                    [-j WORKERS] [--linter pyflakes|none] [--rejects REJECTS.jsonl]
     lintseq verify INPUT OUT.jsonl
+    lintseq curate INPUT -o PROGRAMS.jsonl   (lintseq_assets.cli.curate)
     lintseq materialize | sql | lineage   (platform commands, see lintseq_assets.cli.platform_commands)
 """
 
@@ -15,6 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from lintseq_assets.cli.curate import add_curate_command
 from lintseq_assets.cli.platform_commands import add_platform_commands
 from lintseq_assets.core import SamplerConfig, verify_edit_path
 from lintseq_assets.runtime.files import atomic_path
@@ -152,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--linter", choices=["pyflakes", "none"], default="pyflakes")
     verify.set_defaults(func=cmd_verify)
 
+    add_curate_command(sub)
     add_platform_commands(sub)
     return parser
 

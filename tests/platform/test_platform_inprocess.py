@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import os
 
-import pytest
-from dagster import AssetKey, DagsterInstance
-from support.platform import (
-    SMALL_RUN_CONFIG,
-    TABLE_KEYS,
-    run_platform,
-    small_settings,
-    table_snapshot,
-)
+from dagster import AssetKey
+from support.platform import SMALL_RUN_CONFIG, TABLE_KEYS, run_platform, table_snapshot
 
 from lintseq_assets.definitions import build_definitions
 from lintseq_assets.platform.jobs import DOWNSTREAM_JOB, SOURCE_JOB
+from lintseq_assets.tables import TABLES
 from resources.connect import connect_reader
-from resources.ddl import TABLES
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -32,19 +25,6 @@ EXPECTED_COLUMNS = {
 }
 
 
-def _materialize(settings, instance):
-    return run_platform(settings, instance, SMALL_RUN_CONFIG)
-
-
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    home = tmp_path_factory.mktemp("lintseq_home")
-    settings = small_settings(home)
-    instance = DagsterInstance.ephemeral()
-    result = _materialize(settings, instance)
-    return settings, instance, result
-
-
 def test_definitions_load():
     defs = build_definitions()
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
@@ -53,8 +33,8 @@ def test_definitions_load():
     assert {c.asset_key.to_user_string() for c in defs.resolve_asset_graph().asset_check_keys} >= {"raw_instructions", "edit_sequences"}
 
 
-def test_materialize_all_in_process(first_run):
-    settings, _instance, result = first_run
+def test_materialize_all_in_process(small_graph):
+    settings, _instance, result = small_graph
     failures = [e.step_key for e in result.all_events if e.is_step_failure]
     assert result.success, failures
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
@@ -87,8 +67,8 @@ def test_materialize_all_in_process(first_run):
     assert (export / "manifest.json").is_file() and (export / "README.md").is_file()
 
 
-def test_metadata_has_counts_and_histogram(first_run):
-    _settings, instance, _result = first_run
+def test_metadata_has_counts_and_histogram(small_graph):
+    _settings, instance, _result = small_graph
     event = instance.get_latest_materialization_event(AssetKey("edit_sequences"))
     metadata = event.asset_materialization.metadata
     assert metadata["dagster/row_count"].value > 0
@@ -98,11 +78,11 @@ def test_metadata_has_counts_and_histogram(first_run):
     assert "|" in raw["preview"].value
 
 
-def test_second_run_changes_nothing(first_run):
-    settings, instance, _ = first_run
+def test_second_run_changes_nothing(small_graph):
+    settings, instance, _ = small_graph
     with connect_reader(settings.warehouse_path) as conn:
         before = {t: table_snapshot(conn, t, with_run_id=True) for t in ("raw_instructions", "programs", "rejects", "edit_sequences")}
-    result = _materialize(settings, instance)
+    result = run_platform(settings, instance, SMALL_RUN_CONFIG)
     assert result.success
     with connect_reader(settings.warehouse_path) as conn:
         after = {t: table_snapshot(conn, t, with_run_id=True) for t in before}
@@ -113,9 +93,9 @@ def test_second_run_changes_nothing(first_run):
     assert after == before
 
 
-def test_data_versions_are_content_hashes(first_run):
+def test_data_versions_are_content_hashes(small_graph):
     """After the second run above: unchanged content, unchanged data version."""
-    _settings, instance, _ = first_run
+    _settings, instance, _ = small_graph
     for key in ("raw_instructions", "source_programs", "programs", "edit_sequences"):
         records = instance.fetch_materializations(AssetKey(key), limit=100).records
         records = [r for r in records if r.partition_key in (None, "local")]  # partitioned: one partition's history
