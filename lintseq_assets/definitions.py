@@ -7,6 +7,7 @@ settings are read once (`lintseq_assets.runtime.environment`) and handed to the 
 
 from __future__ import annotations
 
+import dagster as dg
 from dagster import (
     Definitions,
     in_process_executor,
@@ -54,4 +55,8 @@ def build_definitions(settings: PlatformSettings | None = None, check_settings: 
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> Definitions:
+    """What `dagster dev -m lintseq_assets.definitions` and `dg` load, built when they ask
+    (not at import time), from the environment's settings."""
+    return build_definitions()
