@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export LINTSEQ_HOME ?= $(CURDIR)/data
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run ui test lint bench bench-data clean
+.PHONY: install run ui test test-fast lint bench bench-data clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,13 @@ run: install
 ui: install
 	$(VENV)/bin/lintseq ui
 
+# Every tier (unit, platform, e2e): what CI runs. docs/architecture.md, "Tests".
 test: install
 	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+# The unit tier alone: no Dagster, about a minute.
+test-fast: install
+	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests/unit
 
 lint: install
 	$(VENV)/bin/ruff check .
