@@ -1,4 +1,4 @@
-"""The software-defined assets, one module per stage (DESIGN.md §1).
+"""The software-defined assets, one module per stage (docs/architecture.md).
 
 raw_instructions -> source_programs -> programs -> edit_sequence_shards -> edit_sequences -> training_exports
 
