@@ -11,7 +11,6 @@ its stage, reason and detail.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import yaml
 
 from lintseq_assets.curation import CurationSettings, curate_programs
 from lintseq_assets.runtime.executors import make_executor
-from lintseq_assets.runtime.files import atomic_path
+from lintseq_assets.runtime.files import write_jsonl_atomic
 from lintseq_assets.sources.ingest import IngestReject, RawRow, SourceUnavailable, open_source
 from lintseq_assets.sources.spec import ColumnMap, SourceSpec
 
@@ -45,15 +44,6 @@ def _settings(pairs: list[str]) -> CurationSettings:
             raise ValueError(f"--setting {pair!r}: expected KEY=VALUE, e.g. --setting near_dedup=false")
         overrides[key.strip()] = yaml.safe_load(value)
     return CurationSettings.from_dict(overrides)
-
-
-def _write_jsonl(path: Path, rows) -> int:
-    count = 0
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    return count
 
 
 def cmd_curate(args: argparse.Namespace) -> int:
@@ -81,9 +71,9 @@ def cmd_curate(args: argparse.Namespace) -> int:
                                      "source_row": pl.Int64, "instruction": pl.String, "response": pl.String})
     result = curate_programs(raw, settings, make_executor("local", args.workers, start_method="fork"))
     programs = ({"id": r["record_id"], **{k: v for k, v in r.items() if k != "record_id"}} for r in result.programs.iter_rows(named=True))
-    kept = _write_jsonl(out, programs)
+    kept = write_jsonl_atomic(out, programs)
     curation_rejects = ({"id": r["record_id"], "stage": r["stage"], "reason": r["reason"], "detail": r["detail"]} for r in result.rejects.iter_rows(named=True))
-    _write_jsonl(rejects_path, [*ingest_rejects, *curation_rejects])
+    write_jsonl_atomic(rejects_path, [*ingest_rejects, *curation_rejects])
     if not args.quiet:
         print(result.to_markdown(), file=sys.stderr)
     print(f"kept {kept} programs, rejected {len(ingest_rejects) + result.rejects.height} records; wrote {out} and {rejects_path}", file=sys.stderr)

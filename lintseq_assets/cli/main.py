@@ -19,19 +19,9 @@ from pathlib import Path
 from lintseq_assets.cli.curate import add_curate_command
 from lintseq_assets.cli.platform_commands import add_platform_commands
 from lintseq_assets.core import SamplerConfig, verify_edit_path
-from lintseq_assets.runtime.files import atomic_path
+from lintseq_assets.runtime.files import write_jsonl_atomic
 from lintseq_assets.sampling.batch import ProgramInput, SampledProgram, sample_many
 from lintseq_assets.sources.readers import InputError, iter_records
-
-
-def _write_jsonl_atomic(path: Path, rows) -> int:
-    """Write rows to `path` via a temporary name, so a crash never leaves half a file."""
-    count = 0
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    return count
 
 
 def _default_rejects_path(out: Path) -> Path:
@@ -83,11 +73,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
                 print(f"  ... {accepted} programs, {sequences} sequences", file=sys.stderr)
 
     try:
-        _write_jsonl_atomic(out, rows())
+        write_jsonl_atomic(out, rows())
     except InputError as err:
         print(f"lintseq sample: {err}", file=sys.stderr)
         return 2
-    _write_jsonl_atomic(rejects_path, rejects)
+    write_jsonl_atomic(rejects_path, rejects)
     elapsed = time.perf_counter() - started
     detail = ", ".join(f"{reason}={count}" for reason, count in sorted(reasons.items()))
     print(

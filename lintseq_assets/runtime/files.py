@@ -7,8 +7,9 @@ crash mid-write never leaves half a file under the real name.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,3 +32,13 @@ def write_text_atomic(path: Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict]) -> int:
+    """One JSON object per line (UTF-8, not ASCII-escaped); returns the number of rows."""
+    count = 0
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count
