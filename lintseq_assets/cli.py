@@ -4,6 +4,7 @@
                    [-j WORKERS] [--linter pyflakes|none] [--rejects REJECTS.jsonl]
     lintseq verify INPUT OUT.jsonl
     lintseq materialize | sql | lineage   (platform commands, see lintseq_assets.commands)
+    lintseq decode | eval                 (evaluation commands, see lintseq_assets.evaluation.cli)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from .commands import add_platform_commands
 from .core import SamplerConfig, verify_edit_path
+from .evaluation.cli import add_evaluation_commands
 from .readers import InputError, iter_records
 from .sequences import ProgramInput, SampledProgram, sample_many
 
@@ -156,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=cmd_verify)
 
     add_platform_commands(sub)
+    add_evaluation_commands(sub)  # decode, eval (lintseq_assets/evaluation/cli.py)
     return parser
 
 

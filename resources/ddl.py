@@ -117,6 +117,33 @@ TABLES: dict[str, str] = {
             seconds            DOUBLE,
             run_id             VARCHAR
         )""",
+    # --- evaluations (issue #16): one row per evaluated generation, loaded by `lintseq eval` and
+    # the `evaluations` asset through the keyed merge (lintseq_assets/evaluation_load.py).
+    "evaluations": """
+        CREATE TABLE IF NOT EXISTS evaluations (
+            generations_sha256 VARCHAR NOT NULL,   -- sha256 of the generations file's bytes
+            benchmark          VARCHAR NOT NULL,   -- humaneval | mbpp
+            format             VARCHAR NOT NULL,   -- diffs (edit sequences) | code
+            malformed_mode     VARCHAR NOT NULL,   -- skip | fail (decode of diffs)
+            task_id            VARCHAR NOT NULL,
+            generation_index   INTEGER NOT NULL,   -- rank among the task's rows in the file
+            generations_file   VARCHAR,
+            passed             BOOLEAN NOT NULL,
+            failure_kind       VARCHAR,            -- assertion | error | timeout | memory | decode_failure; NULL if passed
+            detail             VARCHAR,
+            n_tests            INTEGER,
+            n_tests_passed     INTEGER,
+            n_edits            INTEGER,            -- edits in the generation (NULL for code)
+            n_edits_applied    INTEGER,
+            n_malformed        INTEGER,
+            malformed_kinds    VARCHAR,            -- JSON {kind: count}
+            program            VARCHAR,            -- what was run (NULL on decode failure)
+            seconds            DOUBLE,
+            sandbox            VARCHAR,            -- what isolation the machine gave
+            evaluated_at       TIMESTAMP,
+            run_id             VARCHAR,
+            PRIMARY KEY (generations_sha256, benchmark, format, malformed_mode, task_id, generation_index)
+        )""",
 }
 
 # One row per edit. `step` k is the diff that turns state k into state k+1 (state 0 is empty,
@@ -142,6 +169,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "edit_sequences": ("sequence_id",),
     "sampler_configs": ("config_hash",),
     "sampling_ledger": ("program_id", "config_hash"),
+    "evaluations": ("generations_sha256", "benchmark", "format", "malformed_mode", "task_id", "generation_index"),
 }
 
 
