@@ -19,6 +19,7 @@ from dagster import (
 from checks import CheckSettings, build_asset_checks
 from lintseq_assets.assets import ALL_ASSETS
 from lintseq_assets.assets.sequences import SamplingConfig
+from lintseq_assets.evaluation_sensor import build_generations_sensor, evaluate_generations
 from lintseq_assets.materialize import DOWNSTREAM_JOB
 from lintseq_assets.partitions import PARTITIONED_ASSETS, SOURCE_JOB, build_source_job
 from lintseq_assets.schedules import build_hub_schedule
@@ -35,7 +36,9 @@ from resources.warehouse import WarehouseResource
 # this one, the global steps after it, which declarative automation also launches by itself.
 materialize_downstream = define_asset_job(
     DOWNSTREAM_JOB,
-    selection=AssetSelection.all() - AssetSelection.assets(*PARTITIONED_ASSETS),
+    # `evaluations` is left out: scoring model outputs is not a step of making data, so
+    # `make run` never waits on it; its own job and sensor run it (lintseq_assets/evaluation_sensor.py).
+    selection=AssetSelection.all() - AssetSelection.assets(*PARTITIONED_ASSETS) - AssetSelection.assets("evaluations"),
     description="The global steps over every source partition: de-dup, sampling, load, checks, exports.",
 )
 
@@ -65,8 +68,8 @@ def build_definitions(settings: PlatformSettings | None = None, check_settings: 
     return Definitions(
         assets=ALL_ASSETS,
         asset_checks=build_asset_checks(check_settings),
-        jobs=[materialize_downstream, build_source_job()],
-        sensors=[build_incoming_sensor(settings, SOURCE_JOB), automation_sensor],  # docs/incremental.md
+        jobs=[materialize_downstream, build_source_job(), evaluate_generations],
+        sensors=[build_incoming_sensor(settings, SOURCE_JOB), automation_sensor, build_generations_sensor(settings)],  # docs/incremental.md, docs/evaluation.md
         schedules=[build_hub_schedule(settings, SOURCE_JOB)],
         executor=in_process_executor,
         resources={
