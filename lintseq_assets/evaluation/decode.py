@@ -5,7 +5,7 @@ A model trained on our exports is prompted with `instruction + "\\n<|diff|>"` an
 with zero context and no file headers (docs/engine.md), starting from the empty file. It may
 stop with a trailing `<|diff|>`, an end-of-sequence string, or junk. Decoding:
 
-1. cut the text at the first end-of-sequence string (`eos`);
+1. fold CRLF to LF and cut the text at the first end-of-sequence string (`eos`);
 2. split it on `<|diff|>`; every non-empty piece (newlines at its two ends trimmed) is one
    edit, so the text may start with the separator or without it (export completions start
    with it, a model's continuation of the prompt does not);
@@ -76,6 +76,7 @@ class DecodeResult:
 
 def split_edits(text: str, eos: tuple[str, ...] = DEFAULT_EOS) -> list[str]:
     """The edits of a generation: cut at the first EOS string, split on `<|diff|>`."""
+    text = text.replace("\r\n", "\n")
     cut = len(text)
     for marker in eos:
         at = text.find(marker)
