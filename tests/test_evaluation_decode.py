@@ -13,7 +13,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lintseq_assets.core import SamplerConfig, analyse_program, normalise_program, sample_analysed, sample_edit_paths
+from lintseq_assets.core import (
+    SamplerConfig,
+    analyse_program,
+    normalise_program,
+    sample_analysed,
+    sample_edit_paths,
+)
 from lintseq_assets.evaluation.decode import MALFORMED_KINDS, decode, split_edits
 from lintseq_assets.evaluation.problems import humaneval_problems
 from lintseq_assets.exports import ExportSettings, write_exports

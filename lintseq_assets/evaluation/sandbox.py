@@ -98,7 +98,10 @@ try:
         source = handle.read()
     exec(compile(source, sys.argv[1], "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
 except AssertionError as err:
-    sys.stderr.write("AssertionError: %s\n" % (str(err)[:300],))
+    import traceback
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == sys.argv[1]]
+    where = (" at line %d: %s" % (frames[-1].lineno, (frames[-1].line or "")[:200])) if frames else ""
+    sys.stderr.write("AssertionError%s%s\n" % (where, (" (" + str(err)[:200] + ")") if str(err) else ""))
     sys.stderr.flush()
     import os
     os._exit(3)
