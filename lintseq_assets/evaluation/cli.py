@@ -24,7 +24,7 @@ from pathlib import Path
 from .decode import MALFORMED_KINDS, MODES, decode
 from .problems import BENCHMARKS, ProblemsError, humaneval_problems, mbpp_problems
 from .runner import FORMATS, GenerationsError, evaluate, file_sha256, read_generations
-from .sandbox import SandboxLimits
+from .sandbox import SandboxLimits, SandboxUnavailable, capabilities
 
 
 def _fail(command: str, message: str) -> int:
@@ -49,7 +49,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     if not source.is_file():
         return _fail("decode", f"{source}: no such file; give a JSONL file of {{\"{args.field}\": ...}} rows")
     rows, kinds, failed = [], Counter(), 0
-    with open(source, encoding="utf-8") as handle:
+    with open(source, encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -94,6 +94,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _fail(command, "--timeout must be > 0, --memory-mb >= 64 and -j >= 1")
     sha = file_sha256(args.generations)
     limits = SandboxLimits(timeout=args.timeout, memory_mb=args.memory_mb)
+
+    try:
+        capabilities()
+    except SandboxUnavailable as err:
+        return _fail(command, f"{err}; nothing was run")
 
     def progress(done: int, total: int) -> None:
         if not args.quiet and (done == total or done % max(1, total // 10) == 0):

@@ -115,7 +115,7 @@ def read_generations(path: str | Path, problems: dict[str, Problem], field_name:
         raise GenerationsError(f"{path}: no such file; give a JSONL file of {{\"task_id\", \"{field_name}\"}} rows")
     generations: list[Generation] = []
     seen: Counter = Counter()
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

@@ -122,6 +122,10 @@ os._exit(0)
 """
 
 
+class SandboxUnavailable(RuntimeError):
+    """This machine cannot start a sandboxed interpreter at all (nothing is run unsandboxed)."""
+
+
 @dataclass(frozen=True)
 class SandboxLimits:
     """Per-process limits. `timeout` is wall-clock seconds; the CPU limit is derived from it."""
@@ -222,7 +226,10 @@ def _kill_group(pgid: int) -> None:
 
 
 def _workdir(uid: int | None) -> str:
-    path = tempfile.mkdtemp(prefix="lintseq-eval-")
+    # The sandbox uid must be able to reach its directory: $TMPDIR may sit inside a 0700
+    # folder of ours, /tmp is traversable by anyone.
+    base = "/tmp" if uid is not None and os.path.isdir("/tmp") else None
+    path = tempfile.mkdtemp(prefix="lintseq-eval-", dir=base)
     if uid is not None:
         os.chown(path, uid, SANDBOX_GID)
     os.chmod(path, 0o700)
@@ -268,7 +275,7 @@ def capabilities() -> Capabilities:
             break
         notes.append(f"{candidate} cannot run in the sandbox ({err or 'unreadable by the sandbox uid'})")
     if python is None:
-        raise RuntimeError("no Python interpreter can run in the sandbox: " + "; ".join(notes))
+        raise SandboxUnavailable("no Python interpreter can run in the sandbox: " + "; ".join(notes))
     net, _ = _probe(python, CLONE_NEWNET, uid)
     if not net:
         notes.append("unshare(CLONE_NEWNET) is refused here: sandboxed code is NOT isolated from the network")
