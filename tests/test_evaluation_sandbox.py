@@ -120,3 +120,9 @@ def test_a_child_that_leaves_the_group_dies_with_the_sandbox():
     code = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\nelse:\n    pass\n"
     assert run_python(code, LIMITS).passed
     assert _sandbox_processes() == []
+
+
+def test_endless_output_is_cut_by_the_file_size_limit():
+    result = run_python("import sys\nwhile True:\n    sys.stdout.write('x' * 1_000_000)\n", SandboxLimits(timeout=10.0, max_file_mb=8))
+    assert result.status == "error" and ("File too large" in result.detail or "SIGXFSZ" in result.detail)  # Python ignores SIGXFSZ
+    assert run_python("print('fine')\n", LIMITS).passed

@@ -193,29 +193,45 @@ def _minimal_env(workdir: str) -> dict[str, str]:
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+OUTPUT_TAIL_BYTES = 64 * 1024
+
+
+def _tail(handle) -> str:
+    """The last OUTPUT_TAIL_BYTES of a captured stream (the nonce and the error are at the end)."""
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(max(0, size - OUTPUT_TAIL_BYTES))
+    return handle.read().decode("utf-8", "replace")
+
+
 def _launch(python: str, workdir: str, cfg: dict, stdin: str, timeout: float) -> tuple[int | None, str, str, float, bool]:
-    """Run the launcher; kill its whole group at the end. Returns (rc, stdout, stderr, seconds, timed_out)."""
+    """Run the launcher; kill its whole group at the end. Returns (rc, stdout, stderr, seconds, timed_out).
+
+    Output goes to unlinked temporary files, not pipes: a program that prints without end is
+    stopped by RLIMIT_FSIZE instead of filling this process's memory."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [python, "-I", "-S", "-c", LAUNCHER, json.dumps(cfg)],
-        cwd=workdir,
-        env=_minimal_env(workdir),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        close_fds=True,
-    )
-    timed_out = False
-    try:
-        out, err = proc.communicate(stdin.encode(), timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc.pid)
-        out, err = proc.communicate()
-    finally:
-        _kill_group(proc.pid)
-    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), time.monotonic() - started, timed_out
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        proc = subprocess.Popen(
+            [python, "-I", "-S", "-c", LAUNCHER, json.dumps(cfg)],
+            cwd=workdir,
+            env=_minimal_env(workdir),
+            stdin=subprocess.PIPE,
+            stdout=out_file,
+            stderr=err_file,
+            start_new_session=True,
+            close_fds=True,
+        )
+        timed_out = False
+        try:
+            proc.communicate(stdin.encode(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc.pid)
+            proc.wait()
+        finally:
+            _kill_group(proc.pid)
+        out, err = _tail(out_file), _tail(err_file)
+    return proc.returncode, out, err, time.monotonic() - started, timed_out
 
 
 def _kill_group(pgid: int) -> None:
