@@ -70,7 +70,10 @@ def write_plot(series: Mapping[str, Mapping[int, float]], path: str | Path, titl
             ax.plot(ks, [100 * values[k] for k in ks], marker="o", label=name)
         ax.set_xlabel("k")
         ax.set_ylabel("pass@k (%)")
-        ax.set_ylim(0, 100)
+        ax.set_ylim(0, 103)  # room for markers at 100%
+        ks_all = sorted({k for values in series.values() for k in values})
+        if ks_all:
+            ax.set_xticks(ks_all)
         ax.set_title(title)
         ax.grid(True, alpha=0.3)
         if series:
