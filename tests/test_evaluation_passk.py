@@ -50,3 +50,19 @@ def test_table_is_the_mean_over_tasks_up_to_the_smallest_n():
     assert table[5] == pytest.approx(((1 - 21 / 252) + 0 + 1) / 3)
     assert list(pass_at_k_table({"a": (3, 1), "b": (7, 2)})) == [1, 3]
     assert default_ks(1) == [1] and default_ks(12) == [1, 5, 10, 12] and default_ks(0) == []
+
+
+def test_the_evaluation_package_is_a_library_layer():
+    """Like core/: importing and using it never pulls in Dagster or DuckDB (fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lintseq_assets.evaluation import decode, evaluate, humaneval_problems, pass_at_k\n"
+        "from lintseq_assets.evaluation.report import summary_text\n"
+        "from lintseq_assets.evaluation.cli import add_evaluation_commands\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'duckdb', 'dagster_duckdb')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
