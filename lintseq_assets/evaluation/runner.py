@@ -24,7 +24,14 @@ from pathlib import Path
 from .decode import MODES, decode
 from .passk import pass_at_k_table
 from .problems import Problem
-from .sandbox import DEFAULT_LIMITS, Capabilities, SandboxLimits, capabilities, run_python
+from .sandbox import (
+    DEFAULT_LIMITS,
+    Capabilities,
+    SandboxLimits,
+    SandboxResult,
+    capabilities,
+    run_python,
+)
 
 FORMATS = ("diffs", "code")
 FAILURE_KINDS = ("assertion", "error", "timeout", "memory", "decode_failure")
@@ -183,6 +190,8 @@ def evaluate(
         slot = slots.get()
         try:
             return job[0], run_python(job[1], limits, slot=slot)
+        except OSError as err:  # could not even start (e.g. out of disk for the temp dir): this test errs, the run goes on
+            return job[0], SandboxResult("error", None, f"sandbox could not run it: {err}", 0.0)
         finally:
             slots.put(slot)
 
