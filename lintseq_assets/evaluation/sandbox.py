@@ -16,7 +16,9 @@ Every call of `run_python` is one fresh process tree, built like this:
    the launcher dies (PR_SET_PDEATHSIG), then execs `python -I` on the harness.
 4. The parent waits with a wall-clock timeout, then kills the whole process group; with a
    PID namespace the kernel also kills every process left in it when its first process
-   exits, even one that left the group with `setsid()`.
+   exits, even one that left the group with `setsid()`. After a killed run (and after every
+   run without a PID namespace) it also kills whatever the slot's uid still owns and waits
+   until nothing is left, so a dying fork storm never counts against the next test.
 
 Why a launcher instead of `preexec_fn`: the runner calls this from several threads, and
 `preexec_fn` is not safe with threads; a separate process does the privileged steps with no
@@ -234,6 +236,38 @@ def _launch(python: str, workdir: str, cfg: dict, stdin: str, timeout: float) ->
     return proc.returncode, out, err, time.monotonic() - started, timed_out
 
 
+def _processes_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _reap_uid(uid: int, wait: float = 10.0) -> None:
+    """Kill every process of a slot's uid and wait until none is left.
+
+    The uid belongs to one slot, so every process it owns is a leftover of the run that just
+    ended: children that left the group (without a PID namespace) or a fork storm the kernel
+    is still tearing down. Waiting here keeps them from counting against the next test's
+    RLIMIT_NPROC in the same slot."""
+    deadline = time.monotonic() + wait
+    while True:
+        pids = _processes_of(uid)
+        if not pids or time.monotonic() > deadline:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.02)
+
+
 def _kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -348,6 +382,8 @@ def run_python(source: str, limits: SandboxLimits = DEFAULT_LIMITS, slot: int = 
             "argv": [caps.python, "-I", "-c", HARNESS, "main.py"],
         }
         rc, out, err, seconds, timed_out = _launch(caps.python, workdir, cfg, nonce + "\n", limits.timeout)
+        if uid is not None and (timed_out or rc is None or rc < 0 or not caps.pid_namespace):
+            _reap_uid(uid)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     status, detail = _classify(rc, out, err, nonce, timed_out, limits)
