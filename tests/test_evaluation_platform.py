@@ -73,6 +73,8 @@ def _write(path: Path, rows: list[dict], marker: str | None) -> None:
 
 def test_sensor_and_asset(platform):
     settings, instance, defs, _ = platform
+    sensor = defs.resolve_sensor_def(GENERATIONS_SENSOR)
+    assert isinstance(sensor(build_sensor_context(instance=instance)), SkipReason)  # no folder yet: a skip, not an error
     problems = list(humaneval_problems().values())[:TASKS]
     folder = settings.home / "generations" / "humaneval"
     model = [{"task_id": p.task_id, "completion": "\n<|diff|>".join(path)} for p in problems for path in sample_edit_paths(p.canonical_solution, samples=2, seed=3)]
@@ -82,7 +84,6 @@ def test_sensor_and_asset(platform):
     _write(folder / "baseline_model.jsonl", baseline, marker="format: code\n")
     _write(folder / "still_copying.jsonl", baseline[:2], marker=None)  # fresh, no marker: not ready
 
-    sensor = defs.resolve_sensor_def(GENERATIONS_SENSOR)
     result = sensor(build_sensor_context(instance=instance))
     assert isinstance(result, SensorResult) and len(result.run_requests) == 2
     job = defs.resolve_job_def(EVALUATION_JOB)
