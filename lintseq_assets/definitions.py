@@ -15,7 +15,13 @@ from dagster import (
 
 from checks import CheckSettings, build_asset_checks
 from lintseq_assets.assets import ALL_ASSETS
-from lintseq_assets.platform.jobs import SOURCE_JOB, build_downstream_job, build_source_job
+from lintseq_assets.platform.generations_sensor import build_generations_sensor
+from lintseq_assets.platform.jobs import (
+    SOURCE_JOB,
+    build_downstream_job,
+    build_evaluation_job,
+    build_source_job,
+)
 from lintseq_assets.platform.run_config import SamplingConfig
 from lintseq_assets.platform.schedules import build_hub_schedule
 from lintseq_assets.platform.sensors import automation_sensor, build_incoming_sensor
@@ -40,8 +46,8 @@ def build_definitions(settings: PlatformSettings | None = None, check_settings: 
     return Definitions(
         assets=ALL_ASSETS,
         asset_checks=build_asset_checks(check_settings),
-        jobs=[build_downstream_job(), build_source_job()],
-        sensors=[build_incoming_sensor(settings, SOURCE_JOB), automation_sensor],  # docs/incremental.md
+        jobs=[build_downstream_job(), build_source_job(), build_evaluation_job()],
+        sensors=[build_incoming_sensor(settings, SOURCE_JOB), automation_sensor, build_generations_sensor(settings)],  # docs/incremental.md, docs/evaluation.md
         schedules=[build_hub_schedule(settings, SOURCE_JOB)],
         # In-process execution for every job, including the UI's "Materialize all": the steps are a
         # chain anyway, the sampler brings its own worker processes, and one process per run keeps

@@ -216,9 +216,37 @@ CURATION_REPORT = Table(
     comment="the curation funnel of the last run (replaced whole)",
 )
 
+EVALUATIONS = Table(
+    "evaluations",
+    (
+        _c("generations_sha256", "VARCHAR", False, "sha256 of the generations file's bytes"),
+        _c("benchmark", "VARCHAR", False, "humaneval | mbpp"),
+        _c("format", "VARCHAR", False, "diffs (edit sequences) | code"),
+        _c("malformed_mode", "VARCHAR", False, "skip | fail (decode of diffs)"),
+        _c("task_id", "VARCHAR", False),
+        _c("generation_index", "INTEGER", False, "rank among the task's rows in the file"),
+        _c("generations_file", "VARCHAR"),
+        _c("passed", "BOOLEAN", False),
+        _c("failure_kind", "VARCHAR", comment="assertion | error | timeout | memory | decode_failure; NULL if passed"),
+        _c("detail", "VARCHAR"),
+        _c("n_tests", "INTEGER"),
+        _c("n_tests_passed", "INTEGER"),
+        _c("n_edits", "INTEGER", comment="edits in the generation (NULL for code)"),
+        _c("n_edits_applied", "INTEGER"),
+        _c("n_malformed", "INTEGER"),
+        _c("malformed_kinds", "VARCHAR", comment="JSON {kind: count}"),
+        _c("program", "VARCHAR", comment="what was run (NULL on decode failure)"),
+        _c("seconds", "DOUBLE"),
+        _c("sandbox", "VARCHAR", comment="what isolation the machine gave"),
+        _c("evaluated_at", "TIMESTAMP"),
+    ),
+    key=("generations_sha256", "benchmark", "format", "malformed_mode", "task_id", "generation_index"),
+    comment="one row per evaluated model generation (docs/evaluation.md)",
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (RAW_INSTRUCTIONS, PROGRAMS, CANDIDATES, REJECTS, EDIT_SEQUENCES, SAMPLER_CONFIGS, SAMPLING_LEDGER, CURATION_REPORT)
+    for t in (RAW_INSTRUCTIONS, PROGRAMS, CANDIDATES, REJECTS, EDIT_SEQUENCES, SAMPLER_CONFIGS, SAMPLING_LEDGER, CURATION_REPORT, EVALUATIONS)
 }
 KEYS: dict[str, tuple[str, ...]] = {name: t.key for name, t in TABLES.items() if t.key}
 

@@ -5,6 +5,7 @@
     lintseq verify INPUT OUT.jsonl
     lintseq curate INPUT -o PROGRAMS.jsonl   (lintseq_assets.cli.curate)
     lintseq materialize | sql | lineage   (platform commands, see lintseq_assets.cli.platform_commands)
+    lintseq decode | eval                 (evaluation commands, see lintseq_assets.cli.evaluate)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from lintseq_assets.cli.curate import add_curate_command
+from lintseq_assets.cli.evaluate import add_evaluation_commands
 from lintseq_assets.cli.platform_commands import add_platform_commands
 from lintseq_assets.core import SamplerConfig, verify_edit_path
 from lintseq_assets.runtime.files import write_jsonl_atomic
@@ -146,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_curate_command(sub)
     add_platform_commands(sub)
+    add_evaluation_commands(sub)  # decode, eval (lintseq_assets/cli/evaluate.py)
     return parser
 
 
