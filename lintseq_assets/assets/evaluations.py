@@ -1,6 +1,6 @@
 """`evaluations`: generation files in `$LINTSEQ_HOME/generations/` scored in the sandbox.
 
-Each ready file (`lintseq_assets.generations_folder`: `generations/<benchmark>/<name>.jsonl`,
+Each ready file (`lintseq_assets.evaluation.folder`: `generations/<benchmark>/<name>.jsonl`,
 settled or with a `.done` marker) not yet in the warehouse under its (sha256, benchmark,
 format, malformed mode) is evaluated exactly as `lintseq eval` does (`lintseq_assets.evaluation`),
 staged and merged into the `evaluations` table by the keyed merge. The metadata compares every
