@@ -31,11 +31,10 @@ def _default_rejects_path(out: Path) -> Path:
 
 
 def _refuse_overwriting(source: str | Path, *outputs: Path) -> None:
-    """An output path that is the input (or inside an input folder) would destroy it."""
+    """An output path that is the input file would destroy it before it is read."""
     source = Path(source).resolve()
     for out in outputs:
-        target = out.resolve()
-        if target == source or (source.is_dir() and source in target.parents):
+        if out.resolve() == source:
             raise CliError(f"{out}: would overwrite the input {source}; choose another output path")
 
 
