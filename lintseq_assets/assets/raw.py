@@ -4,9 +4,10 @@ Partitioned by source (`lintseq_assets.platform.partitions`): a partition is a s
 revision of one, or a hash shard of one (`<source>[@<revision>][~<k>of<n>]`). It is staged
 as Parquet shards, then loaded with a merge scoped to exactly the rows it owns (the source,
 and its shard's record_id hash), so re-reading a partition replaces its rows and leaves
-every other partition alone. A source that cannot be read at all becomes one
-`source_unavailable` reject and keeps its previously loaded rows (an offline hub must not
-wipe data).
+every other partition alone. A source that cannot be read at all (a missing path, a hub
+source while offline) becomes one `source_unavailable` reject, keeps its previously loaded
+rows (an offline hub must not wipe data), and fails the partition with a one-line reason:
+nothing downstream runs on a corpus that silently lost a source.
 """
 
 import time
@@ -17,6 +18,7 @@ import polars as pl
 from dagster import (
     AssetExecutionContext,
     DataVersion,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -44,12 +46,14 @@ from resources.warehouse import WarehouseResource
 RAW_SCHEMA = RAW_INSTRUCTIONS.staged_schema()
 
 
-def _stage_source(spec, source_key: SourceKey, staging: Path, config: RawInstructionsConfig, rejects: list[dict]):
+def _stage_source(spec, source_key: SourceKey, staging: Path, config: RawInstructionsConfig, rejects: list[dict], problems: list[str]):
     """Stream this partition's records of one source into shards (a shard keeps the records
-    whose record_id hashes to it); returns (sealed partition, revision) or None if unreadable."""
+    whose record_id hashes to it); returns (sealed partition, revision), or None if unreadable
+    (why in `problems`)."""
     try:
         opened = open_source(spec, config.max_record_bytes)
     except SourceUnavailable as err:
+        problems.append(str(err))
         unavailable = f"{spec.name}:*"
         if source_key.owns(unavailable):  # one shard records it, so it is counted once
             rejects.append({"record_id": unavailable, "source": spec.name, "stage": "ingest", "reason": "source_unavailable", "detail": str(err)})
@@ -91,11 +95,10 @@ def raw_instructions(
     spec = specs[0]
     staging = lintseq_settings.staging_dir
     rejects: list[dict] = []
-    staged = _stage_source(spec, source_key, staging, config, rejects)
+    problems: list[str] = []
+    staged = _stage_source(spec, source_key, staging, config, rejects, problems)
     if staged is not None:
         context.log.info(f"source {source_key.key}: {staged[0].rows} rows staged (revision {staged[1]})")
-    else:
-        context.log.warning(f"source {source_key.key}: unavailable ({rejects[-1]['detail'] if rejects else 'see shard 0'}); its rows are kept as they were")
     rejects_df = rejects_frame(rejects, "raw_instructions")
     rejects_part = write_partition(staging, "rejects", f"raw_instructions-{safe_component(source_key.key)}", [rejects_df])
     staged_seconds = time.perf_counter() - started
@@ -106,7 +109,12 @@ def raw_instructions(
     if staged is not None:
         loads.insert(0, Load("raw_instructions", parquet_select(staged[0].shards, "raw_instructions"), scope, tuple(params)))
     stats = warehouse.load(loads, run_id=run_id)
-    merged = stats[0] if staged is not None else None
+    if staged is None:  # the reject is recorded and the old rows stay; the partition fails
+        raise Failure(
+            description=f"source {spec.name!r} cannot be read: {' '.join(problems[0].split())}; rows loaded earlier are kept",
+            metadata={"source": spec.name, "source_unavailable": True, "sources_file": MetadataValue.path(str(sources_file))},
+        )
+    merged = stats[0]
     with warehouse.read_connection() as conn:
         where, _ = source_key.scope_sql(alias=None)
         rows, revision = conn.execute(f"SELECT count(*), any_value(source_revision) FROM raw_instructions WHERE {where}", params).fetchall()[0]
@@ -122,11 +130,10 @@ def raw_instructions(
             "source": source_key.name,
             "revision": str(revision),
             "shard": f"{source_key.shard} of {source_key.shards}",
-            "rows_staged_this_run": staged[0].rows if staged else 0,
-            **(merged.as_metadata() if merged else {}),
+            "rows_staged_this_run": staged[0].rows,
+            **merged.as_metadata(),
             "rejects": rejects_df.height,
             "rejects_by_reason": counts_table(by_reason),
-            "source_unavailable": staged is None,
             "sources_file": MetadataValue.path(str(sources_file)),
             "source_spec": MetadataValue.json(spec.describe()),
             "stage_seconds": round(staged_seconds, 2),

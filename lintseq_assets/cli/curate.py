@@ -83,7 +83,6 @@ def cmd_curate(args: argparse.Namespace) -> int:
 def add_curate_command(sub) -> None:
     curate = sub.add_parser(
         "curate", help="extract, filter, de-duplicate and decontaminate the programs in INPUT",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     curate.add_argument("input", help=".jsonl, .parquet or .arrow of instruction/response records, or a folder of .py files")
     curate.add_argument("-o", "--output", required=True, help="programs .jsonl (id, program, instruction, ...), the input of `lintseq sample`")

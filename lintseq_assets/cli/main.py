@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from lintseq_assets.cli.curate import add_curate_command
+from lintseq_assets.cli.errors import CliError, HelpFormatter, positive_int, run_command
 from lintseq_assets.cli.evaluate import add_evaluation_commands
 from lintseq_assets.cli.platform_commands import add_platform_commands
 from lintseq_assets.core import SamplerConfig, verify_edit_path
@@ -31,10 +32,21 @@ def _default_rejects_path(out: Path) -> Path:
     return out.with_name(stem + ".rejects.jsonl")
 
 
+def _refuse_overwriting(source: str | Path, *outputs: Path) -> None:
+    """An output path that is the input file would destroy it before it is read."""
+    source = Path(source).resolve()
+    for out in outputs:
+        if out.resolve() == source:
+            raise CliError(f"{out}: would overwrite the input {source}; choose another output path")
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     config = SamplerConfig(linter=args.linter, indent_bias=args.indent_bias, max_lines=args.max_lines, max_bytes=args.max_bytes)
     out = Path(args.output)
     rejects_path = Path(args.rejects) if args.rejects else _default_rejects_path(out)
+    _refuse_overwriting(args.input, out, rejects_path)
+    if out.resolve() == rejects_path.resolve():
+        raise CliError(f"{out}: the output and the rejects file are the same path; choose another --rejects")
     rejects: list[dict] = []
     reasons: Counter = Counter()
     accepted = sequences = 0
@@ -98,9 +110,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"lintseq verify: {err}", file=sys.stderr)
         return 2
     checked = failed = 0
-    with open(args.sequences, encoding="utf-8") as handle:
+    try:
+        handle = open(args.sequences, encoding="utf-8")
+    except OSError as err:
+        raise CliError(f"{args.sequences}: cannot read it ({err.strerror or err}); give the output of `lintseq sample`") from None
+    with handle:
         for line_no, line in enumerate(handle, start=1):
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+                row["id"], row["edit_path"]  # noqa: B018 - both are required
+            except (json.JSONDecodeError, TypeError, KeyError) as err:
+                raise CliError(f"{args.sequences}:{line_no}: not a row of `lintseq sample` output ({type(err).__name__}: {err})") from None
             program = programs.get(str(row["id"]))
             checked += 1
             if program is None:
@@ -117,33 +137,43 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def _add_input_fields(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--code-field", default="program", help="field holding the program (JSONL/Parquet)")
-    parser.add_argument("--id-field", default="id", help="field holding the record id (default: id; row-N if absent)")
+    parser.add_argument("--id-field", default="id", help="field holding the record id (row-N if absent)")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lintseq-platform")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lintseq", description="LintSeq synthetic edit sequences")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="lintseq", description="LintSeq synthetic edit sequences", formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_SubParser)
 
     sample = sub.add_parser("sample", help="sample edit paths for every program in INPUT")
     sample.add_argument("input", help=".jsonl, .parquet, or a folder of .py files")
-    sample.add_argument("-o", "--output", required=True, help="output .jsonl")
+    sample.add_argument("-o", "--output", required=True, help="output .jsonl (never the input)")
     _add_input_fields(sample)
-    sample.add_argument("-s", "--samples", type=int, default=1, help="edit paths per program")
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("-j", "--workers", type=int, default=1)
+    sample.add_argument("-s", "--samples", type=positive_int, default=1, help="edit paths per program")
+    sample.add_argument("--seed", type=int, default=0, help="global seed")
+    sample.add_argument("-j", "--workers", type=positive_int, default=1, help="worker processes")
     sample.add_argument("--linter", choices=["pyflakes", "none"], default="pyflakes", help="none = RandSeq ablation")
-    sample.add_argument("--indent-bias", type=float, default=1.0)
-    sample.add_argument("--max-lines", type=int, default=SamplerConfig.max_lines)
-    sample.add_argument("--max-bytes", type=int, default=SamplerConfig.max_bytes)
+    sample.add_argument("--indent-bias", type=float, default=1.0, help="how much more likely a deeper-indented unit is to be deleted (0: all equal)")
+    sample.add_argument("--max-lines", type=positive_int, default=SamplerConfig.max_lines, help="longer programs are rejected")
+    sample.add_argument("--max-bytes", type=positive_int, default=SamplerConfig.max_bytes, help="larger programs are rejected")
     sample.add_argument("--rejects", help="rejects .jsonl (default: OUT with .rejects.jsonl)")
-    sample.add_argument("-q", "--quiet", action="store_true")
+    sample.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     sample.set_defaults(func=cmd_sample)
 
     verify = sub.add_parser("verify", help="replay every path and lint every state")
     verify.add_argument("input")
     verify.add_argument("sequences", help="output of lintseq sample")
     _add_input_fields(verify)
-    verify.add_argument("--linter", choices=["pyflakes", "none"], default="pyflakes")
+    verify.add_argument("--linter", choices=["pyflakes", "none"], default="pyflakes", help="the linter the paths were sampled with")
     verify.set_defaults(func=cmd_verify)
 
     add_curate_command(sub)
@@ -152,9 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _SubParser(argparse.ArgumentParser):
+    """Every subcommand shows its defaults in --help."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    return run_command(args.func, args, f"lintseq {args.command}")
 
 
 if __name__ == "__main__":

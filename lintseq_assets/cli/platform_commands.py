@@ -1,7 +1,8 @@
 """Platform commands of `lintseq`: materialize, sql, ui.
 
     lintseq materialize [-s SAMPLES] [--seed N] [-j WORKERS] [--executor local|ray] [--ray-address A]
-                        [--sources FILE] [--export-name NAME]
+                        [--sources FILE] [--export-name NAME] [--config RUN.yaml] [--set NAME=VALUE ...]
+    lintseq settings [--markdown]
     lintseq sql "SELECT ..." [--format table|csv|json] [--max-width N]
     lintseq lineage SEQUENCE_ID|PROGRAM_ID
     lintseq ui [--port 3000]
@@ -23,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from lintseq_assets.cli.errors import positive_int
+from lintseq_assets.cli.invocation import cli_command, warehouse_missing
 from lintseq_assets.runtime.environment import load_settings
 
 SANDBOXED_READER = {"enable_external_access": False, "autoinstall_known_extensions": False, "autoload_known_extensions": False}
@@ -38,31 +41,36 @@ EXAMPLE_QUERIES = (
 # --- materialize -----------------------------------------------------------------------------
 
 
-def _run_settings(args: argparse.Namespace):
-    from lintseq_assets.platform.run_config import RunSettings
+def _run_config(args: argparse.Namespace) -> dict:
+    """--config, then the flags, then each --set, validated (one-line errors)."""
+    from lintseq_assets.platform.run_config import RunSettings, build_run_config
 
-    return RunSettings(samples=args.samples, seed=args.seed, workers=args.workers, executor=args.executor,
-                       ray_address=args.ray_address, export_name=args.export_name,
-                       log_level="INFO" if args.verbose else "WARNING")
+    flags = RunSettings(samples=args.samples, seed=args.seed, workers=args.workers, executor=args.executor,
+                        ray_address=args.ray_address, export_name=args.export_name,
+                        log_level="INFO" if args.verbose else "CRITICAL")  # failures are summed up in one line; -v shows the step logs
+    return build_run_config(flags, args.config, args.set)
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
+    from lintseq_assets.sources.spec import load_sources
+
+    settings = load_settings()
+    sources = Path(args.sources).resolve() if args.sources else settings.sources_file
+    load_sources(sources)  # a mistake in sources.yaml stops here, in one line (exit 2)
+    run_config = _run_config(args)
+
     from lintseq_assets.definitions import build_definitions
     from lintseq_assets.platform.instance import platform_environment
     from lintseq_assets.platform.runner import materialize_all
-
-    settings = load_settings()
     # Children (sampling workers) resolve the same places as this process.
     os.environ.update({k: v for k, v in platform_environment(settings).items() if k.startswith("LINTSEQ_")})
-    sources = Path(args.sources).resolve() if args.sources else settings.sources_file
     print(f"lintseq: materializing every asset (LINTSEQ_HOME={settings.home}, sources={sources})", file=sys.stderr)
     started = time.perf_counter()
-    result = materialize_all(build_definitions(settings), settings, _run_settings(args).to_run_config(), log=lambda line: print(line, file=sys.stderr), sources_file=sources)
+    result = materialize_all(build_definitions(settings), settings, run_config, log=lambda line: print(line, file=sys.stderr), sources_file=sources)
     elapsed = time.perf_counter() - started
     if not result.success:
-        failed = result.failed_steps()
-        print(f"lintseq: run {result.run_id} FAILED at {', '.join(failed) or 'a check or step'} after {elapsed:.0f}s; "
-              f"see `lintseq ui` or {settings.dagster_home}", file=sys.stderr)
+        print(f"lintseq: FAILED after {elapsed:.0f}s: {result.failure_reason()}; "
+              f"step logs: `{cli_command(settings)} ui` or {settings.dagster_home}", file=sys.stderr)
         return 1
     print(_summary(settings, result.run_id, elapsed))
     return 0
@@ -89,7 +97,8 @@ def _summary(settings, run_id: str, elapsed: float) -> str:
         lines += ["", "Exports:"]
         for folder in exports:
             lines.append(f"  {folder}  (card: {folder / 'README.md'}, manifest: {folder / 'manifest.json'})")
-    lines += ["", "Try:"] + [f'  lintseq sql "{q}"' for q in EXAMPLE_QUERIES[:3]] + ["", "Or browse it all: make ui"]
+    cli = cli_command(settings)  # works as printed in a fresh shell, from this directory
+    lines += ["", "Try:"] + [f'  {cli} sql "{q}"' for q in EXAMPLE_QUERIES[:3]] + ["", f"Or browse it all: {cli} ui"]
     return "\n".join(lines)
 
 
@@ -100,6 +109,18 @@ def _fold_reasons(rows: list[tuple]) -> list[tuple]:
         key = (stage, reason.split(":", 1)[0])
         folded[key] = folded.get(key, 0) + n
     return [(s, r, n) for (s, r), n in sorted(folded.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from lintseq_assets.platform.run_config import SETTINGS, settings_markdown
+
+    if args.markdown:
+        print(settings_markdown(), end="")
+        return 0
+    width = max(len(name) for name in SETTINGS)
+    for name, setting in SETTINGS.items():
+        print(f"{name:<{width}}  {setting.default!r}")
+    return 0
 
 
 # --- sql -------------------------------------------------------------------------------------
@@ -146,8 +167,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
     try:
         # Read-only is not enough: a SELECT could still read other files or fetch extensions.
         conn = connect_reader(settings.warehouse_path, config=SANDBOXED_READER)
-    except WarehouseMissing as err:
-        print(f"lintseq sql: {err}", file=sys.stderr)
+    except WarehouseMissing:
+        print(f"lintseq sql: {warehouse_missing(settings)}", file=sys.stderr)
         return 2
     try:
         check_read_only(conn, args.query)
@@ -163,7 +184,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     if args.format == "csv":
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")  # LF: `$(lintseq sql --format csv ... | tail -1)` is a clean value
         writer.writerow(columns)
         writer.writerows(rows)
     elif args.format == "json":
@@ -183,8 +204,8 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     settings = load_settings()
     try:
         conn = connect_reader(settings.warehouse_path)
-    except WarehouseMissing as err:
-        print(f"lintseq lineage: {err}", file=sys.stderr)
+    except WarehouseMissing:
+        print(f"lintseq lineage: {warehouse_missing(settings)}", file=sys.stderr)
         return 2
     try:
         lineage = trace(conn, settings.exports_dir, args.id)
@@ -219,19 +240,26 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     materialize = sub.add_parser("materialize", help="materialize every asset in-process on the configured sources")
-    materialize.add_argument("-s", "--samples", type=int, help="edit sequences per program (default 3)")
-    materialize.add_argument("--seed", type=int, help="global seed (default 0)")
-    materialize.add_argument("-j", "--workers", type=int, help="curation and sampling worker processes (default LINTSEQ_WORKERS or 2)")
-    materialize.add_argument("--executor", choices=["local", "ray"], help="where curation and sampling chunks run (default local)")
+    materialize.add_argument("-s", "--samples", type=positive_int, help="edit sequences per program (default: the last run's, else 3)")
+    materialize.add_argument("--seed", type=int, help="global seed (default: the last run's, else 0)")
+    materialize.add_argument("-j", "--workers", type=positive_int, help="curation and sampling worker processes (default: LINTSEQ_WORKERS, else 2)")
+    materialize.add_argument("--executor", choices=["local", "ray"], help="where curation and sampling chunks run (default: local)")
     materialize.add_argument("--ray-address", help="Ray cluster to join with --executor ray (auto, ray://host:10001; default: a local one)")
-    materialize.add_argument("--sources", help="sources.yaml to use for this run")
+    materialize.add_argument("--sources", help="sources.yaml to use for this run (default: LINTSEQ_SOURCES, else $LINTSEQ_HOME/sources.yaml, else the built-in one)")
     materialize.add_argument("--export-name", help="export folder name under $LINTSEQ_HOME/exports (default: default)")
+    materialize.add_argument("--config", metavar="RUN.yaml", help="run config in the launchpad's schema (ops: {asset: {config: ...}}); docs/settings.md")
+    materialize.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                             help="one setting, e.g. curation.decontaminate=false or sampling.samples=5; repeatable, wins over --config and the flags (`lintseq settings` lists them)")
     materialize.add_argument("-v", "--verbose", action="store_true", help="show Dagster's step logs")
     materialize.set_defaults(func=cmd_materialize)
 
+    settings = sub.add_parser("settings", help="every setting a run takes (--set NAME=VALUE), with its default")
+    settings.add_argument("--markdown", action="store_true", help="print docs/settings.md")
+    settings.set_defaults(func=cmd_settings)
+
     sql = sub.add_parser("sql", help="query the warehouse read-only")
     sql.add_argument("query")
-    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
     sql.add_argument("--max-width", type=int, default=60, help="cut table cells to this many characters")
     sql.set_defaults(func=cmd_sql)
 

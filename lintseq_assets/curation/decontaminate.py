@@ -7,13 +7,17 @@ the package and is read offline), plus any JSONL file in the same shape (`task_i
 pasted.
 
 Both sides are tokenised the same way (`tokens.decontam_tokens`: comments and indentation
-dropped, names verbatim), and a program is contaminated when it shares at least
-`ngram_min_matches` distinct `ngram_n`-token n-grams with one task, or all of the task's
-n-grams when it has fewer (n = 13, 3 matches by default: a common run of at least 15
-tokens; see settings.py for why). n-grams common to several benchmark tasks are ignored:
-they are shared idiom, not any task's fingerprint. The reason
-names the task sharing the most n-grams (ties: smallest benchmark, task_id):
-`contaminated:<benchmark>:<task_id>`.
+dropped) and compared by two rules, either of which rejects (`rules`): verbatim `ngram_n`-token
+n-grams (names kept), and `normalized_ngram_n`-token n-grams with identifiers and string
+literals folded (renamed variables and re-quoted strings still match). Under each, a program
+is contaminated by a task when it shares at least `ngram_min_matches` of the task's
+fingerprint n-grams (or all of them, when it has fewer) and at least the rule's coverage
+(`ngram_min_coverage`, `normalized_min_coverage`) of them. A task's fingerprint is its n-grams
+no other task has: common ones are shared idiom. Coverage is what tells a paste (all of the
+fingerprint) from an idiom (a hand-written FizzBuzz shared 3 of HumanEval/106's 69). The
+reason names the task sharing the most n-grams (ties: smallest benchmark, task_id):
+`contaminated:<benchmark>:<task_id>`; the detail quotes the shared n-grams. Rates and why
+these defaults: docs/curation.md, benchmarks/bench_decontam.py.
 
 Where: the verdict is a property of one program, so it is computed in the per-record stage
 (`records.py`, in the worker that tokenised the program, against an index built once per
@@ -25,7 +29,6 @@ vectorised pass and looked up with `np.isin` against a sorted array; Python only
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +37,7 @@ import polars as pl
 
 from lintseq_assets.curation.config import CurationSettings
 from lintseq_assets.curation.tokens import (
+    NEWLINE,
     TokenHasher,
     code_tokens,
     decontam_tokens,
@@ -96,10 +100,10 @@ def load_tasks(settings: CurationSettings) -> list[BenchmarkTask]:
     return tasks
 
 
-def build_index(tasks: list[BenchmarkTask], n: int) -> BenchmarkIndex:
+def build_index(tasks: list[BenchmarkTask], n: int, normalize: bool = False) -> BenchmarkIndex:
     """n-gram hashes of every task, minus those shared by two or more tasks."""
     hasher = TokenHasher()
-    arrays = [hasher(decontam_tokens(code_tokens(task.text))) for task in tasks]
+    arrays = [hasher(decontam_tokens(code_tokens(task.text), normalize)) for task in tasks]
     flat, offsets = flatten(arrays)
     hashes, owners = ngram_hashes(flat, offsets, n, whole_if_short=False)
     frame = (
@@ -118,19 +122,24 @@ def build_index(tasks: list[BenchmarkTask], n: int) -> BenchmarkIndex:
 BLOCK_PROGRAMS = 4096  # programs checked at once: n-gram arrays cost ~40 bytes per token
 
 
-def contaminated(token_arrays: list[np.ndarray], index: BenchmarkIndex, n: int, min_matches: int) -> dict[int, tuple[int, int, int]]:
-    """{program position: (task index, matching n-grams, program n-grams)} for contaminated programs.
+def contaminated(
+    token_arrays: list[np.ndarray], index: BenchmarkIndex, n: int, min_matches: int, min_coverage: float = 0.0
+) -> dict[int, tuple[int, int, int, set[int]]]:
+    """{program position: (task index, matching n-grams, program n-grams, the matching hashes)}
+    for contaminated programs.
 
     Each program is judged on its own, so blocks of programs are checked one at a time (same
     result; memory bounded by the block, not by the corpus's token count)."""
-    found: dict[int, tuple[int, int, int]] = {}
+    found: dict[int, tuple[int, int, int, set[int]]] = {}
     for lo in range(0, len(token_arrays), BLOCK_PROGRAMS):
-        block = _contaminated_block(token_arrays[lo : lo + BLOCK_PROGRAMS], index, n, min_matches)
+        block = _contaminated_block(token_arrays[lo : lo + BLOCK_PROGRAMS], index, n, min_matches, min_coverage)
         found.update({lo + position: value for position, value in block.items()})
     return found
 
 
-def _contaminated_block(token_arrays: list[np.ndarray], index: BenchmarkIndex, n: int, min_matches: int) -> dict[int, tuple[int, int, int]]:
+def _contaminated_block(
+    token_arrays: list[np.ndarray], index: BenchmarkIndex, n: int, min_matches: int, min_coverage: float
+) -> dict[int, tuple[int, int, int, set[int]]]:
     flat, offsets = flatten(token_arrays)
     hashes, owners = ngram_hashes(flat, offsets, n, whole_if_short=False)
     if not len(index.hashes) or not len(hashes):
@@ -141,21 +150,41 @@ def _contaminated_block(token_arrays: list[np.ndarray], index: BenchmarkIndex, n
     hit_hashes, hit_owners = hashes[hit], owners[hit]
     hit_tasks = index.task_of[np.searchsorted(index.hashes, hit_hashes)]
     per_program = np.bincount(owners, minlength=len(token_arrays))
-    found: dict[int, tuple[int, int, int]] = {}
-    pairs = Counter(zip(hit_owners.tolist(), hit_tasks.tolist(), hit_hashes.tolist(), strict=True))
-    counts: dict[int, Counter] = {}
-    for program, task, _ in pairs:  # distinct n-grams per (program, task)
-        counts.setdefault(program, Counter())[task] += 1
-    for program, by_task in counts.items():
-        order = sorted(by_task.items(), key=lambda kv: (-kv[1], index.tasks[kv[0]].benchmark, index.tasks[kv[0]].task_id))
-        task, matches = order[0]
-        if matches >= min(min_matches, int(index.task_ngrams[task])):
-            found[program] = (task, matches, int(per_program[program]))
+    found: dict[int, tuple[int, int, int, set[int]]] = {}
+    shared: dict[int, dict[int, set[int]]] = {}
+    for program, task, ngram in zip(hit_owners.tolist(), hit_tasks.tolist(), hit_hashes.tolist(), strict=True):
+        shared.setdefault(program, {}).setdefault(task, set()).add(ngram)  # distinct n-grams per (program, task)
+    for program, by_task in shared.items():
+        order = sorted(by_task.items(), key=lambda kv: (-len(kv[1]), index.tasks[kv[0]].benchmark, index.tasks[kv[0]].task_id))
+        task, ngrams = order[0]
+        fingerprint = int(index.task_ngrams[task])
+        if len(ngrams) >= min(min_matches, fingerprint) and len(ngrams) >= min_coverage * fingerprint:
+            found[program] = (task, len(ngrams), int(per_program[program]), ngrams)
     return found
 
 
-def _index_key(settings: CurationSettings) -> tuple:
-    """What the index depends on: the task files' identity (path, size, mtime) and n."""
+@dataclass(frozen=True)
+class Rule:
+    """One way of matching: a token view, its n-gram length, and the share of a task's
+    fingerprint n-grams a program must share (besides `ngram_min_matches` of them)."""
+
+    view: str  # "verbatim" or "names folded"
+    normalize: bool
+    n: int
+    min_coverage: float
+
+
+def rules(settings: CurationSettings) -> list[Rule]:
+    """Verbatim tokens always; identifier- and string-folded tokens too unless
+    `normalized_ngram_n` is 0. A program is contaminated when any rule says so."""
+    out = [Rule("verbatim", False, settings.ngram_n, settings.ngram_min_coverage)]
+    if settings.normalized_ngram_n:
+        out.append(Rule("names folded", True, settings.normalized_ngram_n, settings.normalized_min_coverage))
+    return out
+
+
+def _index_key(settings: CurationSettings, rule: Rule) -> tuple:
+    """What an index depends on: the task files' identity (path, size, mtime), the view and n."""
     files = []
     for path in settings.benchmark_files:
         try:
@@ -163,31 +192,71 @@ def _index_key(settings: CurationSettings) -> tuple:
             files.append((str(path), stat.st_size, stat.st_mtime_ns))
         except OSError:
             files.append((str(path), -1, -1))  # file_tasks raises the clear error
-    return (settings.include_humaneval, tuple(files), settings.ngram_n)
+    return (settings.include_humaneval, tuple(files), rule.n, rule.normalize)
 
 
 _INDEXES: dict[tuple, BenchmarkIndex] = {}
 
 
-def benchmark_index(settings: CurationSettings) -> BenchmarkIndex:
-    """The benchmark n-gram index, built once per process (curation chunks reuse it)."""
-    key = _index_key(settings)
+def benchmark_index(settings: CurationSettings, rule: Rule | None = None) -> BenchmarkIndex:
+    """The benchmark n-gram index of one rule, built once per process (curation chunks reuse it)."""
+    rule = rule or rules(settings)[0]
+    key = _index_key(settings, rule)
     if key not in _INDEXES:
-        _INDEXES.clear()
-        _INDEXES[key] = build_index(load_tasks(settings), settings.ngram_n)
+        if len(_INDEXES) >= 4:
+            _INDEXES.clear()
+        _INDEXES[key] = build_index(load_tasks(settings), rule.n, rule.normalize)
     return _INDEXES[key]
 
 
-def contamination_verdicts(token_arrays: list[np.ndarray], settings: CurationSettings) -> list[tuple[str, str] | None]:
-    """Per program (decontamination token hashes): (reason, detail) if contaminated, else None."""
-    index = benchmark_index(settings)
-    found = contaminated(token_arrays, index, settings.ngram_n, settings.ngram_min_matches)
-    verdicts: list[tuple[str, str] | None] = [None] * len(token_arrays)
-    for position, (task_i, matches, total) in found.items():
+SHOWN_NGRAMS = 3  # matched n-grams quoted in a reject's detail
+
+
+def _render(tokens: list[str]) -> str:
+    """An n-gram as text for a reject's detail: newlines as ⏎, long literals cut."""
+    shown = ["⏎" if tok == NEWLINE else tok if len(tok) <= 24 else tok[:21] + "..." for tok in tokens]
+    return " ".join(shown)
+
+
+def matched_ngrams(view: list[str], hashes: set[int], n: int, shown: list[str] | None = None, hasher: TokenHasher | None = None) -> list[str]:
+    """The program's n-grams (in program order, each once) whose hash (of `view`) is in `hashes`,
+    as text of `shown` (the verbatim tokens at the same positions; default: `view`)."""
+    flat, offsets = flatten([(hasher or TokenHasher())(view)])
+    window_hashes, _ = ngram_hashes(flat, offsets, n, whole_if_short=False)
+    shown = view if shown is None else shown
+    out: list[str] = []
+    for start, value in enumerate(window_hashes.tolist()):
+        if value in hashes:
+            text = _render(shown[start : start + n])
+            if text not in out:
+                out.append(text)
+    return out
+
+
+def contamination_verdicts(token_lists: list[list[str]], settings: CurationSettings) -> list[tuple[str, str] | None]:
+    """Per program (its `code_tokens`): (reason, detail) if a rule finds it contaminated, else
+    None. The detail names the rule and quotes the first shared n-grams, so a reviewer sees why
+    without re-running."""
+    hasher = TokenHasher()
+    verbatim = [decontam_tokens(tokens) for tokens in token_lists]
+    best: dict[int, tuple[float, Rule, BenchmarkIndex, tuple, list[str]]] = {}
+    for rule in rules(settings):
+        index = benchmark_index(settings, rule)
+        views = verbatim if not rule.normalize else [decontam_tokens(tokens, normalize=True) for tokens in token_lists]
+        found = contaminated([hasher(v) for v in views], index, rule.n, settings.ngram_min_matches, rule.min_coverage)
+        for position, value in found.items():
+            coverage = value[1] / max(int(index.task_ngrams[value[0]]), 1)
+            if position not in best or coverage > best[position][0]:
+                best[position] = (coverage, rule, index, value, views[position])
+    verdicts: list[tuple[str, str] | None] = [None] * len(token_lists)
+    for position, (coverage, rule, index, (task_i, matches, total, hashes), view) in best.items():
         task = index.tasks[task_i]
+        fingerprint = int(index.task_ngrams[task_i])
+        shown = matched_ngrams(view, hashes, rule.n, verbatim[position], hasher)[:SHOWN_NGRAMS]
         verdicts[position] = (
             f"contaminated:{task.benchmark}:{task.task_id}",
-            f"{matches} of {total} {settings.ngram_n}-token n-grams shared with {task.benchmark} {task.task_id}",
+            f"{matches} of {total} {rule.n}-token n-grams ({rule.view}) shared with {task.benchmark} {task.task_id}, "
+            f"{coverage:.0%} of its {fingerprint}; e.g. " + " | ".join(f"«{text}»" for text in shown),
         )
     return verdicts
 

@@ -35,7 +35,6 @@ from lintseq_assets.curation.filters import FilterRejected, check_program
 from lintseq_assets.curation.tokens import (
     TokenHasher,
     code_tokens,
-    decontam_tokens,
     exact_key,
     near_tokens,
 )
@@ -65,6 +64,9 @@ RECORD_SETTINGS = (
     "benchmark_files",
     "ngram_n",
     "ngram_min_matches",
+    "ngram_min_coverage",
+    "normalized_ngram_n",
+    "normalized_min_coverage",
 )
 
 
@@ -96,7 +98,7 @@ def curate_chunk(rows: list[tuple], settings: CurationSettings) -> RecordBatch:
     seconds = {"extract": 0.0, "filter": 0.0, "tokenise": 0.0}
     kept: list[dict] = []
     near: list[np.ndarray] = []
-    decon: list[np.ndarray] = []
+    decon: list[list[str]] = []
     rejects: list[dict] = []
     for row, record_id, source, revision, source_row, instruction, response in rows:
         record_id, source = _text(record_id), _text(source)
@@ -121,7 +123,7 @@ def curate_chunk(rows: list[tuple], settings: CurationSettings) -> RecordBatch:
         if settings.near_dedup:
             near.append(hasher(near_tokens(tokens)))
         if settings.decontaminate:
-            decon.append(hasher(decontam_tokens(tokens)))
+            decon.append(tokens)
         kept.append(
             {
                 "_row": row,

@@ -8,8 +8,9 @@ DEDENT markers whatever its width. Three views come out of that one stream:
   of block structure (what indentation means in Python) does.
 - near-dedup tokens: identifiers that are neither keywords, builtins nor attribute names
   become one placeholder, so a copy with renamed variables has the same tokens.
-- decontamination tokens: verbatim, minus INDENT/DEDENT, so a solution pasted into a class
-  or re-indented still matches.
+- decontamination tokens: minus INDENT/DEDENT, so a solution pasted into a class or
+  re-indented still matches; verbatim, or normalised (identifiers folded as for near de-dup,
+  string literals to one placeholder), so renamed variables and re-quoted strings match too.
 
 Token hashes are content hashes (blake2b), never Python's salted `hash()` and never ids
 assigned in order of appearance: the same program gets the same numbers in any run, in any
@@ -27,7 +28,7 @@ import tokenize
 
 import numpy as np
 
-NEWLINE, INDENT, DEDENT, IDENT, EMPTY = "<NEWLINE>", "<INDENT>", "<DEDENT>", "<ID>", "<EMPTY>"
+NEWLINE, INDENT, DEDENT, IDENT, EMPTY, STRING = "<NEWLINE>", "<INDENT>", "<DEDENT>", "<ID>", "<EMPTY>", "<STR>"
 _DROPPED = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
 _MARKERS = {tokenize.NEWLINE: NEWLINE, tokenize.INDENT: INDENT, tokenize.DEDENT: DEDENT}
 _KEEP_NAMES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
@@ -40,6 +41,8 @@ _FALLBACK = re.compile(
     r"|(?P<nl>\n)"
     r"|(?P<tok>[A-Za-z_]\w*|\d[\w.]*|\*\*=?|//=?|->|:=|[-+*/%@&|^<>=!]=|<<=?|>>=?|\S)"
 )
+
+_STRING_START = re.compile(r"""^[rRbBuUfF]{0,2}['"]""")
 
 _POLY_INT = 0x100000001B3  # FNV-64 prime: odd, so the rolling hash mixes every position
 _POLY = np.uint64(_POLY_INT)
@@ -91,9 +94,23 @@ def near_tokens(tokens: list[str]) -> list[str]:
     return out or [EMPTY]
 
 
-def decontam_tokens(tokens: list[str]) -> list[str]:
-    """Verbatim tokens without indentation markers (re-indented pastes still match)."""
-    return [tok for tok in tokens if tok != INDENT and tok != DEDENT]
+def _folded(tok: str, previous: str) -> bool:
+    return (tok[:1].isalpha() or tok[:1] == "_") and tok.isidentifier() and tok not in _KEEP_NAMES and previous != "."
+
+
+def decontam_tokens(tokens: list[str], normalize: bool = False) -> list[str]:
+    """Tokens without indentation markers (re-indented pastes still match); with `normalize`,
+    identifiers folded as in `near_tokens` and string literals to one placeholder (renamed
+    variables, re-quoted strings and rewritten docstrings still match)."""
+    if not normalize:
+        return [tok for tok in tokens if tok != INDENT and tok != DEDENT]
+    out = []
+    previous = ""
+    for tok in tokens:
+        if tok != INDENT and tok != DEDENT:
+            out.append(STRING if _STRING_START.match(tok) else IDENT if _folded(tok, previous) else tok)
+        previous = tok
+    return out
 
 
 class TokenHasher:

@@ -58,6 +58,31 @@ class GraphResult:
     def failed_steps(self) -> list[str]:
         return [e.step_key for e in self.all_events if e.is_step_failure]
 
+    def failure_reason(self) -> str:
+        """One line: the first failed run's first failed step and why."""
+        failed = [r for r in self.runs if not r.success]
+        if failed:
+            return failure_reason(failed[0])
+        return "a source partition failed" if self.stopped_before_downstream else "no run was made"
+
+
+def failure_reason(run: ExecuteInProcessResult) -> str:
+    """One line: the first failed step and why (a `Failure`'s description, else the error's first line)."""
+    for event in run.all_events:
+        if event.is_step_failure:
+            data = event.step_failure_data
+            user = getattr(data, "user_failure_data", None)
+            text = (user.description if user is not None and user.description else None) or _error_line(data.error)
+            return f"{event.step_key}: {' '.join(text.split())}"
+    return "a step or check failed"
+
+
+def _error_line(error) -> str:
+    """The innermost cause's message (Dagster wraps user code errors)."""
+    while error is not None and getattr(error, "cause", None) is not None:
+        error = error.cause
+    return (error.message.strip().splitlines() or ["unknown error"])[-1] if error is not None else "unknown error"
+
 
 def run_graph(
     defs: Definitions,
@@ -76,7 +101,7 @@ def run_graph(
     for key in result.partitions:
         run = ingest_job.execute_in_process(run_config=ingest_config, instance=instance, partition_key=key, tags=tags, raise_on_error=False)
         result.runs.append(run)
-        log(f"lintseq: partition {key}: {'ok' if run.success else 'FAILED'} (run {run.run_id})")
+        log(f"lintseq: partition {key}: ok (run {run.run_id})" if run.success else f"lintseq: partition {key}: FAILED: {failure_reason(run)} (run {run.run_id})")
     if not all(r.success for r in result.runs):
         result.stopped_before_downstream = True
         log("lintseq: a source partition failed; the global steps (curation, sampling, exports) were not started")

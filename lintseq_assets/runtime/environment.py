@@ -4,7 +4,9 @@ Every other module receives a `PlatformSettings` (Dagster resources are built fr
 `definitions.py`), so a test or a user changes behaviour with one variable, and nothing
 deep in the code reads `os.environ` behind anyone's back.
 
-    LINTSEQ_HOME      everything a run writes (default ./data)
+    LINTSEQ_HOME      everything a run writes (default: `data/` of the project you are in:
+                      the nearest folder, from the working directory up, that holds
+                      `data/lintseq.duckdb` or is a lintseq-platform checkout; else ./data)
     LINTSEQ_SOURCES   the sources.yaml to read (default $LINTSEQ_HOME/sources.yaml if it
                       exists, else the embedded default shipped in lintseq_assets/data/)
     LINTSEQ_WORKERS   sampling worker processes (default 2)
@@ -18,6 +20,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from lintseq_assets.runtime.config_errors import ConfigError
 
 PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_SOURCES_FILE = PACKAGE_DATA / "sources.yaml"
@@ -35,6 +39,8 @@ class PlatformSettings:
     workers: int
     dagster_home: Path
     replay_check_rows: int = 100
+    # How `home` was chosen, for error messages ("LINTSEQ_HOME", or where the search looked).
+    home_origin: str = "LINTSEQ_HOME"
 
     @property
     def warehouse_path(self) -> Path:
@@ -55,16 +61,35 @@ def _positive_int(value: str | None, default: int, name: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
     if number < 1:
-        raise ValueError(f"{name} must be >= 1, got {number}")
+        raise ConfigError(f"{name} must be >= 1, got {number}")
     return number
 
 
-def load_settings(environ: dict[str, str] | None = None) -> PlatformSettings:
+def _is_project_root(folder: Path) -> bool:
+    """A lintseq-platform checkout: its pyproject.toml next to the package."""
+    return (folder / "pyproject.toml").is_file() and (folder / "lintseq_assets" / "__init__.py").is_file()
+
+
+def find_home(cwd: Path | None = None) -> tuple[Path, str]:
+    """(home, how it was found) when LINTSEQ_HOME is unset: `data/` of the nearest folder, from
+    `cwd` up, that holds a warehouse (`data/lintseq.duckdb`) or is the project's root; else
+    `cwd/data`. So `lintseq sql` finds `make run`'s warehouse from anywhere in the checkout."""
+    cwd = (cwd or Path.cwd()).resolve()
+    for folder in (cwd, *cwd.parents):
+        if (folder / "data" / "lintseq.duckdb").is_file() or _is_project_root(folder):
+            return folder / "data", f"LINTSEQ_HOME unset: data/ of {folder}, the nearest folder from {cwd} up holding data/lintseq.duckdb or the project"
+    return cwd / "data", f"LINTSEQ_HOME unset: looked for data/lintseq.duckdb or the project root from {cwd} up to /, found neither, so ./data"
+
+
+def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None) -> PlatformSettings:
     """Read the environment once; relative paths are resolved against the working directory."""
     env = os.environ if environ is None else environ
-    home = Path(env.get("LINTSEQ_HOME") or "data").expanduser().resolve()
+    if env.get("LINTSEQ_HOME"):
+        home, origin = Path(env["LINTSEQ_HOME"]).expanduser().resolve(), "LINTSEQ_HOME"
+    else:
+        home, origin = find_home(cwd)
     if env.get("LINTSEQ_SOURCES"):
         sources = Path(env["LINTSEQ_SOURCES"]).expanduser().resolve()
     elif (home / "sources.yaml").is_file():
@@ -74,4 +99,6 @@ def load_settings(environ: dict[str, str] | None = None) -> PlatformSettings:
     dagster_home = Path(env.get("DAGSTER_HOME") or home / "dagster").expanduser().resolve()
     workers = _positive_int(env.get("LINTSEQ_WORKERS"), 2, "LINTSEQ_WORKERS")
     replay_rows = _positive_int(env.get("LINTSEQ_REPLAY_CHECK_ROWS"), 100, "LINTSEQ_REPLAY_CHECK_ROWS")
-    return PlatformSettings(home=home, sources_file=sources, workers=workers, dagster_home=dagster_home, replay_check_rows=replay_rows)
+    return PlatformSettings(
+        home=home, sources_file=sources, workers=workers, dagster_home=dagster_home, replay_check_rows=replay_rows, home_origin=origin
+    )

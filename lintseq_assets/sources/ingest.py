@@ -12,11 +12,14 @@ import ast
 import glob
 import hashlib
 import platform
+import socket
 import sysconfig
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import yaml
 
@@ -181,7 +184,7 @@ def _open_python(spec: SourceSpec) -> tuple[str, Fields]:
     else:
         matches = sorted(Path(m) for m in glob.glob(spec.path, recursive=True) if m.endswith(".py"))
         if not matches:
-            raise SourceUnavailable(f"{spec.path}: no such folder, file or matching .py files")
+            raise SourceUnavailable(f"{spec.path}: no such folder, file or matching .py files (a relative path is read from the folder of the sources.yaml that names it)")
         files = [(m.as_posix(), m) for m in matches if m.is_file()]
     if spec.limit is not None:
         files = files[: spec.limit]
@@ -213,7 +216,7 @@ def _open_local_records(spec: SourceSpec) -> tuple[str, Fields]:
     """JSONL and Parquet through the shared reader (one reader for the CLI and the assets)."""
     path = Path(spec.path).expanduser()
     if not path.is_file():
-        raise SourceUnavailable(f"{path}: no such file")
+        raise SourceUnavailable(f"{path}: no such file (a relative path is read from the folder of the sources.yaml that names it)")
     cols = spec.columns
     records = iter_records(path, code_field=cols.response, id_field=cols.id)
 
@@ -271,7 +274,7 @@ def _open_arrow(spec: SourceSpec) -> tuple[str, Fields]:
 
     path = Path(spec.path).expanduser()
     if not path.is_file():
-        raise SourceUnavailable(f"{path}: no such file")
+        raise SourceUnavailable(f"{path}: no such file (a relative path is read from the folder of the sources.yaml that names it)")
     return _file_digest(path), _dataset_fields(spec, Dataset.from_file(str(path)))
 
 
@@ -280,9 +283,41 @@ def _open_disk(spec: SourceSpec) -> tuple[str, Fields]:
 
     path = Path(spec.path).expanduser()
     if not path.is_dir():
-        raise SourceUnavailable(f"{path}: no such save_to_disk folder")
+        raise SourceUnavailable(f"{path}: no such save_to_disk folder (a relative path is read from the folder of the sources.yaml that names it)")
     dataset = _pick_split(spec, load_from_disk(str(path)))
     return f"fingerprint-{dataset._fingerprint}", _dataset_fields(spec, dataset)
+
+
+HUB_PROBE_SECONDS = 3.0  # one TCP connect; `load_dataset` without a network retries for ~20 s
+
+
+def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
+    """Whether the hub's endpoint takes a TCP connection (False in offline mode, HF_HUB_OFFLINE=1)."""
+    from huggingface_hub import constants
+
+    if constants.is_offline_mode():
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=timeout).close()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+@contextmanager
+def hub_offline_mode():
+    """`datasets` and `huggingface_hub` in offline mode for the block: the local cache or a fast
+    failure, never a retry loop (what HF_HUB_OFFLINE=1 does, for one call)."""
+    import datasets.config
+    from huggingface_hub import constants
+
+    saved = constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved
 
 
 def _hub_revision(spec: SourceSpec) -> str:
@@ -297,10 +332,25 @@ def _hub_revision(spec: SourceSpec) -> str:
 
 
 def _open_hub(spec: SourceSpec) -> tuple[str, Fields]:
+    """Online: the hub's dataset at its resolved commit. Offline (HF_HUB_OFFLINE, or the hub
+    does not answer a TCP connect): the local cache at once, or SourceUnavailable."""
     from datasets import load_dataset
+    from huggingface_hub import constants
 
-    dataset = load_dataset(spec.dataset, spec.subset, revision=spec.revision, split=spec.split, **spec.options)
-    return _hub_revision(spec), _dataset_fields(spec, dataset)
+    def load():
+        return load_dataset(spec.dataset, spec.subset, revision=spec.revision, split=spec.split, **spec.options)
+
+    if hub_reachable():
+        return _hub_revision(spec), _dataset_fields(spec, load())
+    with hub_offline_mode():
+        try:
+            dataset = load()
+        except Exception as err:
+            raise SourceUnavailable(
+                f"hub dataset {spec.dataset} is not in the local cache and the hub ({constants.ENDPOINT}) cannot be reached "
+                f"({type(err).__name__}); connect to the network, or disable the source (enabled: false)"
+            ) from err
+    return spec.revision or "main", _dataset_fields(spec, dataset)
 
 
 _OPENERS = {

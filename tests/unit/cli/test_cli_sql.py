@@ -62,3 +62,21 @@ def test_sql_without_a_warehouse_says_what_to_do(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LINTSEQ_HOME", str(tmp_path / "empty"))
     assert main(["sql", "SELECT 1"]) == 2
     assert "make run" in capsys.readouterr().err
+
+
+def test_sql_csv_lines_end_in_lf_so_a_value_feeds_another_command(warehouse, capsys):
+    """`lintseq lineage $(lintseq sql --format csv "..." | tail -1)`: no CR in the value."""
+    assert main(["sql", "SELECT sequence_id FROM edit_sequences", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "\r" not in out
+    assert out.splitlines()[-1] == "s1" and out.endswith("s1\n")
+
+
+def test_missing_warehouse_says_where_it_looked_and_how_to_point_elsewhere(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("LINTSEQ_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["sql", "SELECT 1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"no warehouse at {tmp_path / 'data' / 'lintseq.duckdb'}" in err
+    assert f"from {tmp_path} up to /" in err and "LINTSEQ_HOME" in err

@@ -1,0 +1,32 @@
+"""Where the warehouse is when LINTSEQ_HOME is unset: `data/` of the project you are in, found
+from any folder inside it (issue 14: `lintseq sql` from a subfolder found no warehouse)."""
+
+from __future__ import annotations
+
+from lintseq_assets.runtime.environment import REPO_ROOT, load_settings
+
+
+def test_home_is_found_from_a_subfolder_of_a_folder_holding_a_warehouse(tmp_path):
+    (tmp_path / "proj" / "data").mkdir(parents=True)
+    (tmp_path / "proj" / "data" / "lintseq.duckdb").write_bytes(b"")
+    deep = tmp_path / "proj" / "notes" / "2026"
+    deep.mkdir(parents=True)
+    settings = load_settings({}, cwd=deep)
+    assert settings.home == tmp_path / "proj" / "data"
+    assert str(tmp_path / "proj") in settings.home_origin
+
+
+def test_home_is_the_checkout_data_folder_from_anywhere_in_the_checkout():
+    for where in (REPO_ROOT, REPO_ROOT / "docs", REPO_ROOT / "lintseq_assets" / "cli"):
+        assert load_settings({}, cwd=where).home == REPO_ROOT / "data"
+
+
+def test_outside_any_project_home_is_dot_data_and_the_origin_says_where_it_looked(tmp_path):
+    settings = load_settings({}, cwd=tmp_path)
+    assert settings.home == tmp_path / "data"
+    assert f"from {tmp_path} up to /" in settings.home_origin
+
+
+def test_lintseq_home_wins(tmp_path):
+    settings = load_settings({"LINTSEQ_HOME": str(tmp_path / "elsewhere")}, cwd=REPO_ROOT)
+    assert settings.home == tmp_path / "elsewhere" and settings.home_origin == "LINTSEQ_HOME"
