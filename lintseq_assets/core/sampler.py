@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .config import SamplerConfig, derive_seed, sequence_id
-from .dependencies import Dependencies, analyse_dependencies
+from .dependencies import Dependencies, analyse_dependencies, recording_checker
 from .diffs import forward_diffs
 from .errors import ProgramRejected, RejectReason
 from .lint import LintError, lint_text
@@ -62,12 +62,19 @@ def analyse_program(raw: object, config: SamplerConfig = SamplerConfig()) -> Ana
     """Validate, parse and analyse a program once; raise ProgramRejected if it cannot be used."""
     program = prepare_program(raw, config.limits)
     try:
-        structure = build_structure(program.text, program.lines, program.tree)
+        checker = None
+        if config.linter == "pyflakes":  # first: line units keep whole what pyflakes reads more than names from
+            checker = recording_checker(program.tree, track_splits=config.unit == "line")
+        structure = build_structure(
+            program.text, program.lines, program.tree, unit=config.unit,
+            no_split=checker.no_split if checker else frozenset(),
+            no_split_subtree=checker.no_split_subtree if checker else frozenset(),
+        )
         dependencies = None
         baseline: list[LintError] = []
-        if config.linter == "pyflakes":
+        if checker is not None:
             row_unit = [0, *structure.line_unit]
-            dependencies = analyse_dependencies(program.tree, row_unit, structure.n_units)
+            dependencies = analyse_dependencies(program.tree, row_unit, structure.n_units, checker)
             baseline = dependencies.baseline
     except RecursionError:
         raise ProgramRejected(RejectReason.TOO_DEEP, "nesting too deep for the linter (recursion limit)") from None
@@ -89,7 +96,7 @@ def unit_weights(lines: tuple[str, ...], structure: Structure, indent_bias: floa
     long statement or docstring is as likely to go first as it is there.
     """
     indents = [len(line) - len(line.lstrip()) for line in lines]
-    code = [bool(line.strip()) and not line.lstrip().startswith("#") for line in lines]
+    code = structure.code_lines or [bool(line.strip()) and not line.lstrip().startswith("#") for line in lines]
     tab_width = next((i for i, is_code in zip(indents, code, strict=True) if is_code and i > 0), 4)
     weights = []
     for unit_lines in structure.unit_lines:
