@@ -209,3 +209,24 @@ def test_same_seed_same_paths_in_line_units():
     source = LARGE[0].read_text(encoding="utf-8")
     assert sample_edit_paths(source, samples=2, seed=3) == sample_edit_paths(source, samples=2, seed=3, config=LINE)
     assert sample_edit_paths(source, samples=1, seed=3, config=STATEMENT) != sample_edit_paths(source, samples=1, seed=3)
+
+
+def test_a_strings_quotes_are_picked_only_once_its_rows_are_gone():
+    """Deleting the quotes would take the text with them: the text goes a row at a time first
+    (the quotes can still go earlier with their statement, e.g. when the `def` goes)."""
+    import random
+
+    from lintseq_assets.core.sampler import backward_pass
+
+    source = 'def f():\n    """Title.\n\n    one\n    two\n    three\n    """\n    return 1\nx = [\n    """\n    a\n    """,\n]'
+    analysed = analyse_program(source, LINE)
+    quotes_of = analysed.structure.quotes_of
+    holders = {q for q in quotes_of if q >= 0}
+    assert holders
+    for seed in range(200):
+        gone: set[int] = set()
+        for group in backward_pass(analysed, random.Random(seed)):
+            picked = group[0]
+            if picked in holders:
+                assert all(u in gone for u, q in enumerate(quotes_of) if q == picked), (seed, group)
+            gone.update(group)

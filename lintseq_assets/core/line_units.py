@@ -54,6 +54,7 @@ class LineParts:
     bodies: list[tuple[int, list[int]]]  # (row of a head, parts): the head goes with the last part
     in_string: list[bool]  # per row: the row starts inside a multi-line string (content, not a comment)
     split_rows: set[int]  # rows of statements that were split (the rest keep their statement unit)
+    string_rows: list[int]  # parts that are a row inside a string (their parent holds its quotes)
 
 
 class _Splitter:
@@ -68,6 +69,7 @@ class _Splitter:
         self.no_split = no_split
         self.no_split_subtree = no_split_subtree
         self.statements: list[ast.stmt] = []
+        self.string_rows: list[int] = []  # parts that are one row of a string's content
 
     # -- positions ------------------------------------------------------------------------
     def _col(self, row: int, byte_col: int) -> int:
@@ -238,6 +240,7 @@ class _Splitter:
         for row in range(r0 + 1, r1):
             if self.lines[row - 1].strip():
                 self.row_part[row] = self._new_part(r0)
+                self.string_rows.append(self.row_part[row])
 
     def _display(self, node: ast.AST) -> None:
         if isinstance(node, (ast.List, ast.Tuple)) and not isinstance(node.ctx, ast.Load):
@@ -459,4 +462,5 @@ def split_lines(lines, tree: ast.Module, spans: list[tuple[int, int]], no_split:
                 text = lines[row - 1].strip()
                 if not text or (text.startswith("#") and not in_string[row]):
                     row_part[row] = row_part[row + 1] if row < hi else -1
-    return LineParts(splitter.row_part, splitter.parent_row, splitter.takes, splitter.bodies, splitter.in_string, split_rows)
+    return LineParts(splitter.row_part, splitter.parent_row, splitter.takes, splitter.bodies, splitter.in_string, split_rows,
+                     splitter.string_rows)

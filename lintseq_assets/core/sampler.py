@@ -40,6 +40,7 @@ class AnalysedProgram:
     weights: list[float]
     baseline: list[LintError] = field(default_factory=list)
     dependents: list[list[int]] = field(default_factory=list)  # unit -> lookups it can satisfy
+    quote_holds: list[int] | None = None  # line mode: per unit, weighing rows of strings whose quotes it holds
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,13 @@ def analyse_program(raw: object, config: SamplerConfig = SamplerConfig()) -> Ana
             for unit in units:
                 dependents[unit].append(load)
     weights = unit_weights(program.lines, structure, config.indent_bias)
-    return AnalysedProgram(program, structure, dependencies, weights, baseline, dependents)
+    quote_holds = None
+    if structure.quotes_of is not None:
+        quote_holds = [0] * structure.n_units
+        for unit, quotes in enumerate(structure.quotes_of):
+            if quotes >= 0 and weights[unit] > 0:
+                quote_holds[quotes] += 1
+    return AnalysedProgram(program, structure, dependencies, weights, baseline, dependents, quote_holds)
 
 
 def unit_weights(lines: tuple[str, ...], structure: Structure, indent_bias: float) -> list[float]:
@@ -109,10 +116,16 @@ def unit_weights(lines: tuple[str, ...], structure: Structure, indent_bias: floa
 
 
 class _Picker:
-    """Weighted choice among live units by rejection, re-indexed when most weight is dead."""
+    """Weighted choice among live units by rejection, re-indexed when most weight is dead.
 
-    def __init__(self, weights: list[float]) -> None:
+    In line mode a string's quotes are not picked while rows of its text are left (`holds`):
+    deleting them would take the rows along, so the text goes a row at a time first.
+    """
+
+    def __init__(self, weights: list[float], holds: list[int] | None = None, quotes_of: list[int] | None = None) -> None:
         self.weights = weights
+        self.holds = list(holds) if holds is not None else None
+        self.quotes_of = quotes_of
         self.live_weight = float(sum(weights))
         self._index(range(len(weights)))
 
@@ -133,11 +146,15 @@ class _Picker:
         while True:
             i = bisect_right(self.cumulative, rng.random() * self.total)
             unit = self.units[min(i, len(self.units) - 1)]
-            if alive[unit]:
+            if alive[unit] and not (self.holds and self.holds[unit]):
                 return unit
 
     def dead(self, unit: int) -> None:
         self.live_weight -= self.weights[unit]
+        if self.holds is not None:
+            quotes = self.quotes_of[unit]
+            if quotes >= 0 and self.weights[unit] > 0:
+                self.holds[quotes] -= 1
 
 
 class _Deleter:
@@ -228,7 +245,7 @@ def backward_pass(analysed: AnalysedProgram, rng: random.Random, linter: str = "
         raise ValueError(f"engine must be one of {ENGINES}")
     use_model = linter == "pyflakes" and engine == "fast"
     deleter = _Deleter(analysed if use_model else _without_dependencies(analysed))
-    picker = _Picker(analysed.weights)
+    picker = _Picker(analysed.weights, analysed.quote_holds, analysed.structure.quotes_of)
     groups = []
     while deleter.remaining:
         group = deleter.delete(picker.pick(rng, deleter.alive), picker, closure=linter != "none")
@@ -241,7 +258,8 @@ def backward_pass(analysed: AnalysedProgram, rng: random.Random, linter: str = "
 
 
 def _without_dependencies(analysed: AnalysedProgram) -> AnalysedProgram:
-    return AnalysedProgram(analysed.program, analysed.structure, None, analysed.weights, analysed.baseline, analysed.dependents)
+    return AnalysedProgram(analysed.program, analysed.structure, None, analysed.weights, analysed.baseline, analysed.dependents,
+                           analysed.quote_holds)
 
 
 def edit_sequence_from_groups(analysed: AnalysedProgram, groups: list[list[int]]) -> tuple[list[str], list[list[int]]]:

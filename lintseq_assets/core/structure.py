@@ -45,6 +45,7 @@ class Structure:
     try_of: list[int]  # try shape index for handler/finally units, or -1
     try_shapes: list[TryShape] = field(default_factory=list)
     code_lines: list[bool] | None = None  # line mode: which lines weigh (string rows that look like comments do)
+    quotes_of: list[int] | None = None  # line mode: per unit, the unit holding the quotes of the string it is a row of, or -1
 
     @property
     def n_units(self) -> int:
@@ -134,6 +135,18 @@ class _Builder:
             self.body_header.append(header)
             for unit in units:
                 self.body_of[unit] = body_id
+
+    def quotes_of(self) -> list[int] | None:
+        if self.parts is None or not self.parts.string_rows:
+            return None
+        quotes = [-1] * self.n_units
+        for part in self.parts.string_rows:
+            unit = self.part_unit[part]
+            if unit >= 0:
+                parent = self.code_unit_of_row[self.parts.parent_row[part]]
+                if parent != unit:
+                    quotes[unit] = parent
+        return quotes
 
     def code_lines(self, lines: tuple[str, ...] | list[str]) -> list[bool] | None:
         if self.parts is None or not self.parts.parent_row:
@@ -266,4 +279,5 @@ def build_structure(text: str, lines: tuple[str, ...] | list[str], tree: ast.Mod
         try_of=builder.try_of,
         try_shapes=builder.try_shapes,
         code_lines=builder.code_lines(lines),
+        quotes_of=builder.quotes_of(),
     )
