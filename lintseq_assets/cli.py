@@ -1,7 +1,7 @@
 """The `lintseq` command: a thin door onto the same functions the assets call.
 
     lintseq sample INPUT -o OUT.jsonl [--code-field program] [--id-field id] [-s N] [--seed N]
-                   [-j WORKERS] [--linter pyflakes|none] [--rejects REJECTS.jsonl]
+                   [-j WORKERS] [--linter pyflakes|none] [--unit line|statement] [--rejects REJECTS.jsonl]
     lintseq verify INPUT OUT.jsonl
     lintseq materialize | sql | lineage   (platform commands, see lintseq_assets.commands)
 """
@@ -41,7 +41,8 @@ def _default_rejects_path(out: Path) -> Path:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    config = SamplerConfig(linter=args.linter, indent_bias=args.indent_bias, max_lines=args.max_lines, max_bytes=args.max_bytes)
+    config = SamplerConfig(linter=args.linter, indent_bias=args.indent_bias, max_lines=args.max_lines, max_bytes=args.max_bytes,
+                           unit=args.unit)
     out = Path(args.output)
     rejects_path = Path(args.rejects) if args.rejects else _default_rejects_path(out)
     rejects: list[dict] = []
@@ -142,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-j", "--workers", type=int, default=1)
     sample.add_argument("--linter", choices=["pyflakes", "none"], default="pyflakes", help="none = RandSeq ablation")
     sample.add_argument("--indent-bias", type=float, default=1.0)
+    sample.add_argument("--unit", choices=["line", "statement"], default=SamplerConfig.unit,
+                        help="line = physical lines, as the paper (default); statement = never split a statement")
     sample.add_argument("--max-lines", type=int, default=SamplerConfig.max_lines)
     sample.add_argument("--max-bytes", type=int, default=SamplerConfig.max_bytes)
     sample.add_argument("--rejects", help="rejects .jsonl (default: OUT with .rejects.jsonl)")

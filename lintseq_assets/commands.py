@@ -41,7 +41,7 @@ EXAMPLE_QUERIES = (
 def _run_config(args: argparse.Namespace) -> dict:
     ops: dict = {}
     placement = {k: v for k, v in {"workers": args.workers, "executor": args.executor, "ray_address": args.ray_address}.items() if v is not None}
-    sampling = {k: v for k, v in {"samples": args.samples, "seed": args.seed}.items() if v is not None} | placement
+    sampling = {k: v for k, v in {"samples": args.samples, "seed": args.seed, "unit": args.unit}.items() if v is not None} | placement
     if sampling:
         ops["edit_sequence_shards"] = {"config": sampling}
     if placement:  # curation's per-record steps run on the same executor as sampling
@@ -229,6 +229,7 @@ def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     materialize = sub.add_parser("materialize", help="materialize every asset in-process on the configured sources")
     materialize.add_argument("-s", "--samples", type=int, help="edit sequences per program (default 3)")
     materialize.add_argument("--seed", type=int, help="global seed (default 0)")
+    materialize.add_argument("--unit", choices=["line", "statement"], help="edit unit: line (default, the paper's) or statement")
     materialize.add_argument("-j", "--workers", type=int, help="curation and sampling worker processes (default LINTSEQ_WORKERS or 2)")
     materialize.add_argument("--executor", choices=["local", "ray"], help="where curation and sampling chunks run (default local)")
     materialize.add_argument("--ray-address", help="Ray cluster to join with --executor ray (auto, ray://host:10001; default: a local one)")

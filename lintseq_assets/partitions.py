@@ -32,7 +32,7 @@ from .staging import safe_component
 SOURCE_PARTITIONS = DynamicPartitionsDefinition(name="sources")
 SOURCE_JOB = "ingest_source"
 PARTITIONED_ASSETS = ("raw_instructions", "source_programs")
-SAMPLER_KEYS = ("linter", "indent_bias", "max_lines", "max_bytes")
+SAMPLER_KEYS = ("linter", "indent_bias", "max_lines", "max_bytes", "unit")
 
 
 def last_sampling_config(instance: DagsterInstance) -> dict:

@@ -72,6 +72,7 @@ class SamplingConfig(Config):
     workers: int | None = Field(default=None, description="Worker processes (default: LINTSEQ_WORKERS, 2).")
     linter: str = Field(default=_DEFAULT.linter, description="pyflakes (LintSeq) or none (RandSeq ablation).")
     indent_bias: float = Field(default=_DEFAULT.indent_bias)
+    unit: str = Field(default=_DEFAULT.unit, description="line (physical lines, the paper's granularity) or statement (never split a statement).")
     max_lines: int = Field(default=_DEFAULT.max_lines)
     max_bytes: int = Field(default=_DEFAULT.max_bytes)
     shard_programs: int = Field(default=500, description="Programs per staged Parquet shard.")
@@ -80,10 +81,11 @@ class SamplingConfig(Config):
     incremental: bool = Field(default=True, description="Skip programs already sampled with this config, sample count and seed (docs/incremental.md).")
 
     def sampler(self) -> SamplerConfig:
-        return SamplerConfig(linter=self.linter, indent_bias=self.indent_bias, max_lines=self.max_lines, max_bytes=self.max_bytes)
+        return SamplerConfig(linter=self.linter, indent_bias=self.indent_bias, max_lines=self.max_lines, max_bytes=self.max_bytes,
+                             unit=self.unit)
 
 
-STICKY_FIELDS = ("samples", "seed", "linter", "indent_bias", "max_lines", "max_bytes")
+STICKY_FIELDS = ("samples", "seed", "linter", "indent_bias", "max_lines", "max_bytes", "unit")
 
 
 def sticky_sampling_config(context: AssetExecutionContext, config: SamplingConfig) -> SamplingConfig:
