@@ -122,7 +122,7 @@ class _RecordingChecker(StableChecker):
             self.row_of[id(value)] = matching[seen].lineno
 
     def CALL(self, node):  # noqa: N802
-        if self._track_splits and pf._is_typing_helper(node.func, _TYPING_SPECIAL.__contains__, self.scopeStack):
+        if self._track_splits and node.end_lineno != node.lineno and pf._is_typing_helper(node.func, _TYPING_SPECIAL.__contains__, self.scopeStack):
             self.no_split_subtree.add(id(node))
         super().CALL(node)
 

@@ -341,8 +341,8 @@ class _Splitter:
 
     # -- walking ----------------------------------------------------------------------------
     def expr(self, node: ast.AST | None, strings: bool = True) -> None:
-        if node is None or id(node) in self.no_split_subtree:
-            return
+        if node is None or getattr(node, "end_lineno", 0) == getattr(node, "lineno", -1) or id(node) in self.no_split_subtree:
+            return  # a node on one row holds nothing to split
         kind = type(node)
         if kind is ast.Constant:
             if strings and isinstance(node.value, (str, bytes)):
@@ -382,6 +382,8 @@ class _Splitter:
 
     def statement(self, stmt: ast.stmt) -> None:
         self.statements.append(stmt)
+        if stmt.end_lineno == stmt.lineno:
+            return  # one row, and no body on other rows
         kind = type(stmt)
         if kind in (ast.FunctionDef, ast.AsyncFunctionDef):
             for decorator in stmt.decorator_list:
