@@ -7,6 +7,7 @@ output, the linter and its version, and the Python grammar the programs were par
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
@@ -66,8 +67,14 @@ class SamplerConfig:
         return described
 
     def config_hash(self) -> str:
-        canonical = json.dumps(self.describe(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return _config_hash(self)
+
+
+@functools.lru_cache(maxsize=64)
+def _config_hash(config: SamplerConfig) -> str:
+    """Computed once per config (every program's samples ask for it)."""
+    canonical = json.dumps(config.describe(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def derive_seed(program_id: str, sample_index: int, seed: int) -> int:

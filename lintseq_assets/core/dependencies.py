@@ -154,47 +154,66 @@ class _RecordingChecker(StableChecker):
 
     # -- lookups --------------------------------------------------------------------------
     def handleNodeLoad(self, node, parent):  # noqa: N802
-        name = pf.getNodeName(node)
+        name = node.id if type(node) is ast.Name else pf.getNodeName(node)
         if name:
             self._record_load(node, name)
         super().handleNodeLoad(node, parent)
 
     def _record_load(self, node: ast.AST, name: str) -> None:
         record = _LoadRecord(node.lineno, name)
-        postponed = self._in_postponed_annotation
-        own = self.scope
+        postponed = None  # pyflakes' _in_postponed_annotation, asked only when it matters
+        stack = self.scopeStack
+        own = stack[-1]
+        own_key = None
         if isinstance(own, pf.FunctionScope):
-            record.own_key = (id(own), name)
-            record.own_count = self._added[record.own_key]
+            own_key = record.own_key = (id(own), name)
+            record.own_count = self._added.get(own_key, 0)
+        history, stars, deleted_by, module_scope = self._history, self._stars, self._deleted_by, self.module_scope
+        candidates = record.candidates
         can_access_class_vars = None
-        for scope in reversed(self.scopeStack):
+        for scope in reversed(stack):
             if isinstance(scope, pf.ClassScope):
                 if name == "__class__":
                     record.immortal = True
                     break
                 if can_access_class_vars is False:
                     continue
-            record.needs.extend(self._deleted_by.get((id(scope), name), ()))
-            if scope is self.module_scope and name in FIXED_BUILTINS and (id(scope), name) not in self._deleted_by:
+            key = (id(scope), name)
+            deleted = deleted_by.get(key) if deleted_by else None
+            if deleted:
+                record.needs.extend(deleted)
+            if scope is module_scope and name in FIXED_BUILTINS and not (deleted_by and key in deleted_by):
                 record.immortal = True  # pyflakes falls back to the builtin whatever is deleted
-            for binding in self._history.get((id(scope), name), ()):
-                if isinstance(binding, pf.Annotation) and not postponed:
+            bindings = history.get(key)
+            if bindings:
+                for binding in bindings:
+                    if isinstance(binding, pf.Annotation):
+                        if postponed is None:
+                            postponed = self._in_postponed_annotation
+                        if not postponed:
+                            continue
+                    candidates.append(binding)
+                    if own_key is not None and scope is own:
+                        record.own_candidates.append(binding)
+            if isinstance(scope.get(name), pf.Annotation):
+                if postponed is None:
+                    postponed = self._in_postponed_annotation
+                if not postponed:
                     continue
-                record.candidates.append(binding)
-                if scope is own and record.own_key is not None:
-                    record.own_candidates.append(binding)
-            if isinstance(scope.get(name), pf.Annotation) and not postponed:
-                continue
-            record.candidates.extend(self._stars.get(id(scope), ()))
+            if stars:
+                starred = stars.get(id(scope))
+                if starred:
+                    candidates.extend(starred)
             if can_access_class_vars is not False:
                 can_access_class_vars = isinstance(scope, (pf.TypeScope, pf.ComprehensionScope))
         if name in pf.DetectClassScopedMagic.names and isinstance(own, pf.ClassScope):
             record.immortal = True
         if "NameError" in self.exceptHandlers[-1]:
-            record.candidates.extend(self._name_error_guards(node))
+            candidates.extend(self._name_error_guards(node))
         if self._in_annotation and self.annotationsFutureEnabled and not _ANNOTATIONS_ALWAYS_DEFERRED:
             record.needs_future = True
-        self._keep(record)
+        self.loads.append(record)
+        self._loads_by_name[name].append(record)
 
     def _keep(self, record: _LoadRecord) -> None:
         self.loads.append(record)

@@ -18,10 +18,11 @@ import random
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from .config import SamplerConfig, derive_seed, sequence_id
 from .dependencies import Dependencies, analyse_dependencies, recording_checker
-from .diffs import forward_diffs
+from .diffs import PlusText, forward_diffs_with
 from .errors import ProgramRejected, RejectReason
 from .lint import LintError, lint_text
 from .program import Program, prepare_program
@@ -41,6 +42,19 @@ class AnalysedProgram:
     baseline: list[LintError] = field(default_factory=list)
     dependents: list[list[int]] = field(default_factory=list)  # unit -> lookups it can satisfy
     quote_holds: list[int] | None = None  # line mode: per unit, weighing rows of strings whose quotes it holds
+    _shared: tuple | None = field(default=None, repr=False)  # per-program state every sample starts from
+
+    def shared(self) -> tuple:
+        """(initial picker index, initial lookup support, diff text): built once, copied per sample."""
+        if self._shared is None:
+            weights = self.weights
+            deps = self.dependencies
+            self._shared = (
+                (list(range(len(weights))), list(accumulate(weights)) if weights else [], float(sum(weights))),
+                [len(c) for c in deps.candidates] if deps is not None else [],
+                PlusText(self.program.lines),
+            )
+        return self._shared
 
 
 @dataclass(frozen=True)
@@ -122,12 +136,17 @@ class _Picker:
     deleting them would take the rows along, so the text goes a row at a time first.
     """
 
-    def __init__(self, weights: list[float], holds: list[int] | None = None, quotes_of: list[int] | None = None) -> None:
+    def __init__(self, weights: list[float], holds: list[int] | None = None, quotes_of: list[int] | None = None,
+                 index: tuple | None = None) -> None:
         self.weights = weights
         self.holds = list(holds) if holds is not None else None
         self.quotes_of = quotes_of
-        self.live_weight = float(sum(weights))
-        self._index(range(len(weights)))
+        if index is None:  # the shared starting index is never mutated: `_index` makes new lists
+            self.live_weight = float(sum(weights))
+            self._index(range(len(weights)))
+        else:
+            self.units, self.cumulative, self.live_weight = index
+            self.total = self.cumulative[-1] if self.cumulative else 0.0
 
     def _index(self, units) -> None:
         self.units = list(units)
@@ -141,12 +160,15 @@ class _Picker:
         if self.live_weight <= self.total / 4:
             self._index(u for u in self.units if alive[u])
             self.live_weight = self.total
+        units = self.units
         if self.total <= 0:  # only weightless units left (indent_bias=0 without closure)
-            return self.units[int(rng.random() * len(self.units))]
+            return units[int(rng.random() * len(units))]
+        cumulative, total, holds, random_ = self.cumulative, self.total, self.holds, rng.random
+        last = len(units) - 1
         while True:
-            i = bisect_right(self.cumulative, rng.random() * self.total)
-            unit = self.units[min(i, len(self.units) - 1)]
-            if alive[unit] and not (self.holds and self.holds[unit]):
+            i = bisect_right(cumulative, random_() * total)
+            unit = units[i if i < last else last]
+            if alive[unit] and not (holds and holds[unit]):
                 return unit
 
     def dead(self, unit: int) -> None:
@@ -160,7 +182,7 @@ class _Picker:
 class _Deleter:
     """Mutable state of one backward pass: which units live and what still holds them up."""
 
-    def __init__(self, analysed: AnalysedProgram) -> None:
+    def __init__(self, analysed: AnalysedProgram, support: list[int] | None = None) -> None:
         s = analysed.structure
         self.s = s
         self.alive = bytearray(b"\x01") * s.n_units
@@ -168,13 +190,22 @@ class _Deleter:
         self.body_alive = list(s.body_size)
         deps = analysed.dependencies
         self.deps = deps
-        self.support = [len(c) for c in deps.candidates] if deps else []
+        if deps is None:
+            self.support = []
+        else:
+            self.support = list(support) if support is not None else [len(c) for c in deps.candidates]
         self.dependents = analysed.dependents
         self.requires = deps.requires if deps else None
 
     def delete(self, first: int, picker: _Picker, closure: bool = True) -> list[int]:
         """Delete `first` and everything the deletion breaks; return the units removed."""
         s, alive = self.s, self.alive
+        children, body_of, body_header, try_of = s.children, s.body_of, s.body_header, s.try_of
+        deps = self.deps
+        if deps is not None:
+            requires, dependents, support, load_unit = self.requires, self.dependents, self.support, deps.load_unit
+        weights, holds, quotes_of = picker.weights, picker.holds, picker.quotes_of
+        live_weight = picker.live_weight
         group: list[int] = []
         stack = [first]
         while stack:
@@ -183,25 +214,28 @@ class _Deleter:
                 continue
             alive[unit] = 0
             group.append(unit)
-            picker.dead(unit)
+            weight = weights[unit]
+            live_weight -= weight  # picker.dead(unit), inline
+            if holds is not None and weight > 0 and quotes_of[unit] >= 0:
+                holds[quotes_of[unit]] -= 1
             if not closure:
                 break
-            stack.extend(s.children[unit])
-            if self.deps is not None:
-                stack.extend(self.requires[unit])
-                support, load_unit = self.support, self.deps.load_unit
-                for load in self.dependents[unit]:
+            stack.extend(children[unit])
+            if deps is not None:
+                stack.extend(requires[unit])
+                for load in dependents[unit]:
                     support[load] -= 1
                     if support[load] == 0:
                         stack.append(load_unit[load])
-            body = s.body_of[unit]
+            body = body_of[unit]
             if body >= 0:
                 self.body_alive[body] -= 1
                 if self.body_alive[body] == 0:
-                    stack.append(s.body_header[body])
-            shape_index = s.try_of[unit]
+                    stack.append(body_header[body])
+            shape_index = try_of[unit]
             if shape_index >= 0:
                 stack.extend(self._try_repairs(shape_index))
+        picker.live_weight = live_weight
         self.remaining -= len(group)
         return group
 
@@ -244,11 +278,14 @@ def backward_pass(analysed: AnalysedProgram, rng: random.Random, linter: str = "
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
     use_model = linter == "pyflakes" and engine == "fast"
-    deleter = _Deleter(analysed if use_model else _without_dependencies(analysed))
-    picker = _Picker(analysed.weights, analysed.quote_holds, analysed.structure.quotes_of)
+    index, support, _ = analysed.shared()
+    deleter = _Deleter(analysed, support) if use_model else _Deleter(_without_dependencies(analysed))
+    picker = _Picker(analysed.weights, analysed.quote_holds, analysed.structure.quotes_of, index)
     groups = []
+    closure = linter != "none"
+    alive, pick, delete = deleter.alive, picker.pick, deleter.delete
     while deleter.remaining:
-        group = deleter.delete(picker.pick(rng, deleter.alive), picker, closure=linter != "none")
+        group = delete(pick(rng, alive), picker, closure)
         if linter == "pyflakes" and engine == "exact":
             while flagged := _state_errors(analysed, deleter.alive):
                 for unit in flagged:
@@ -265,8 +302,17 @@ def _without_dependencies(analysed: AnalysedProgram) -> AnalysedProgram:
 def edit_sequence_from_groups(analysed: AnalysedProgram, groups: list[list[int]]) -> tuple[list[str], list[list[int]]]:
     """Forward phase: reverse the deletions into insertions and write them as diffs."""
     unit_lines = analysed.structure.unit_lines
-    insertions = [sorted(line for unit in group for line in unit_lines[unit]) for group in reversed(groups)]
-    return forward_diffs(analysed.program.lines, insertions), insertions
+    insertions = []
+    for group in reversed(groups):
+        if len(group) == 1:
+            insertions.append(list(unit_lines[group[0]]))  # a unit's lines are in order
+        else:
+            rows: list[int] = []
+            for unit in group:
+                rows.extend(unit_lines[unit])
+            rows.sort()
+            insertions.append(rows)
+    return forward_diffs_with(analysed.shared()[2], insertions), insertions
 
 
 def sample_analysed(
