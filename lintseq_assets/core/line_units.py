@@ -226,14 +226,14 @@ class _Splitter:
         row, col, found = r0, i + 3, None
         while row <= r1 and found is None:
             text = self.lines[row - 1]
-            while col < len(text):
-                if text[col] == "\\":
-                    col += 2
-                elif text.startswith(quote, col):
-                    found = (row, col + 3)
+            while True:
+                end = text.find(quote, col)
+                escape = text.find("\\", col)
+                if escape < 0 or 0 <= end < escape:
                     break
-                else:
-                    col += 1
+                col = escape + 2  # an escaped character (or a backslash-newline)
+            if end >= 0:
+                found = (row, end + 3)
             row, col = row + 1, 0
         if found != self._end(node):
             return  # implicit concatenation or something else: not one token
