@@ -75,6 +75,45 @@ class _RecordingChecker(StableChecker):
     def _module_scope_ready(self, scope) -> None:
         self.module_scope = scope  # lookups that reach it are satisfied by builtins by name
 
+    # -- pyflakes' traversal, with fewer calls per node -----------------------------------
+    # handleNode and handleChildren are pyflakes' own (4.1, pinned: the linter version is in
+    # the config hash) with the same effects in the same order: the cheap depth test before
+    # the futuresAllowed property, the handler cache read directly, no child generator. Only
+    # this recording pass uses them; `lint_text` (what verify and the exact engine run) keeps
+    # pyflakes' originals, so the ground truth never depends on this copy.
+    def handleNode(self, node, parent):  # noqa: N802
+        if node is None:
+            return
+        if self.offset and getattr(node, "lineno", None) is not None:
+            node.lineno += self.offset[0]
+            node.col_offset += self.offset[1]
+        if self.nodeDepth == 0 and self.futuresAllowed and not isinstance(node, ast.ImportFrom) and not self.isDocstring(node):
+            self.futuresAllowed = False
+        self.nodeDepth += 1
+        self._node_depths[node] = self.nodeDepth
+        self._parents[node] = parent
+        try:
+            cls = node.__class__
+            handler = self._nodeHandlers.get(cls)
+            if handler is None:
+                handler = self.getNodeHandler(cls)
+            handler(node)
+        finally:
+            self.nodeDepth -= 1
+
+    def handleChildren(self, tree, omit=None):  # noqa: N802
+        handle, node_type = self.handleNode, ast.AST
+        for name in tree.__class__._fields:
+            if omit and name in omit:
+                continue
+            field = getattr(tree, name, None)
+            if isinstance(field, node_type):
+                handle(field, tree)
+            elif isinstance(field, list):
+                for item in field:
+                    if isinstance(item, node_type):
+                        handle(item, tree)
+
     # -- bindings -------------------------------------------------------------------------
     def _remember(self, scope: pf.Scope, binding: pf.Binding) -> None:
         key = (id(scope), binding.name)
