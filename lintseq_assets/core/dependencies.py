@@ -161,9 +161,17 @@ class _RecordingChecker(StableChecker):
             self.row_of[id(value)] = matching[seen].lineno
 
     def CALL(self, node):  # noqa: N802
-        if self._track_splits and node.end_lineno != node.lineno and pf._is_typing_helper(node.func, _TYPING_SPECIAL.__contains__, self.scopeStack):
-            self.no_split_subtree.add(id(node))
-        super().CALL(node)
+        func = node.func
+        if pf._is_any_typing_member(func, self.scopeStack):
+            if self._track_splits and node.end_lineno != node.lineno and pf._is_typing_helper(func, _TYPING_SPECIAL.__contains__, self.scopeStack):
+                self.no_split_subtree.add(id(node))
+            super().CALL(node)
+            return
+        # Not a typing member, so none of pyflakes' typing branches applies: what is left of
+        # its CALL is the '...'.format(...) check and the children.
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Constant) and isinstance(func.value.value, str) and func.attr == "format":
+            self._handle_string_dot_format(node)
+        self.handleChildren(node)
 
     def handleStringAnnotation(self, s, node, ref_lineno, ref_col_offset):  # noqa: N802
         self.no_split.add(id(node))
@@ -291,6 +299,13 @@ class _RecordingChecker(StableChecker):
         bindings = list(self._history.get((id(scope), name), ())) + list(self._stars.get(id(scope), ()))
         immortal = name in FIXED_BUILTINS and (id(scope), name) not in self._deleted_by
         return bindings, immortal
+
+
+# pyflakes binds many node types straight to handleChildren (`EXPR = ASSIGN = ... = handleChildren`);
+# point those names at the copy above too.
+for _name, _value in vars(pf.Checker).items():
+    if _value is pf.Checker.handleChildren and _name != "handleChildren":
+        setattr(_RecordingChecker, _name, _RecordingChecker.handleChildren)
 
 
 def _names_name_error(handler: ast.ExceptHandler) -> bool:
