@@ -277,6 +277,82 @@ def backward_pass(analysed: AnalysedProgram, rng: random.Random, linter: str = "
     """Groups of units in deletion order; the last group empties the program."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
+    if engine == "fast" or linter != "pyflakes":
+        return _backward_inline(analysed, rng, use_model=linter == "pyflakes", closure=linter != "none")
+    return _backward_loop(analysed, rng, linter, engine)
+
+
+def _backward_inline(analysed: AnalysedProgram, rng: random.Random, use_model: bool, closure: bool) -> list[list[int]]:
+    """`_backward_loop` without re-linting, as one function: the same picks, the same
+    deletions, the same groups (the picker and deleter inlined, their state in locals)."""
+    s = analysed.structure
+    (units, cumulative, live_weight), support0, _ = analysed.shared()
+    total = cumulative[-1] if cumulative else 0.0
+    weights = analysed.weights
+    holds = list(analysed.quote_holds) if analysed.quote_holds is not None else None
+    quotes_of = s.quotes_of
+    children, body_of, body_header, try_of = s.children, s.body_of, s.body_header, s.try_of
+    body_alive = list(s.body_size)
+    deps = analysed.dependencies if use_model else None
+    if deps is not None:
+        support, requires, dependents, load_unit = list(support0), deps.requires, analysed.dependents, deps.load_unit
+    alive = bytearray(b"\x01") * s.n_units
+    remaining = s.n_units
+    random_ = rng.random
+    repairs = _Deleter.__new__(_Deleter)  # only for _try_repairs
+    repairs.s, repairs.alive = s, alive
+    groups = []
+    while remaining:
+        if live_weight <= total / 4:
+            units = [u for u in units if alive[u]]
+            cumulative = list(accumulate([weights[u] for u in units]))
+            total = cumulative[-1] if cumulative else 0.0
+            live_weight = total
+        if total <= 0:  # only weightless units left (indent_bias=0 without closure)
+            unit = units[int(random_() * len(units))]
+        else:
+            last = len(units) - 1
+            while True:
+                i = bisect_right(cumulative, random_() * total)
+                unit = units[i if i < last else last]
+                if alive[unit] and not (holds and holds[unit]):
+                    break
+        group: list[int] = []
+        stack = [unit]
+        while stack:
+            unit = stack.pop()
+            if not alive[unit]:
+                continue
+            alive[unit] = 0
+            group.append(unit)
+            weight = weights[unit]
+            live_weight -= weight
+            if holds is not None and weight > 0 and quotes_of[unit] >= 0:
+                holds[quotes_of[unit]] -= 1
+            if not closure:
+                break
+            stack.extend(children[unit])
+            if deps is not None:
+                stack.extend(requires[unit])
+                for load in dependents[unit]:
+                    support[load] -= 1
+                    if support[load] == 0:
+                        stack.append(load_unit[load])
+            body = body_of[unit]
+            if body >= 0:
+                body_alive[body] -= 1
+                if body_alive[body] == 0:
+                    stack.append(body_header[body])
+            if try_of[unit] >= 0:
+                stack.extend(repairs._try_repairs(try_of[unit]))
+        remaining -= len(group)
+        groups.append(group)
+    return groups
+
+
+def _backward_loop(analysed: AnalysedProgram, rng: random.Random, linter: str = "pyflakes", engine: str = "fast") -> list[list[int]]:
+    """The plain loop: pick, delete with the picker and deleter objects, and (exact engine)
+    re-lint the state for real and delete what holds new errors until it is clean."""
     use_model = linter == "pyflakes" and engine == "fast"
     index, support, _ = analysed.shared()
     deleter = _Deleter(analysed, support) if use_model else _Deleter(_without_dependencies(analysed))
@@ -305,14 +381,30 @@ def edit_sequence_from_groups(analysed: AnalysedProgram, groups: list[list[int]]
     insertions = []
     for group in reversed(groups):
         if len(group) == 1:
-            insertions.append(list(unit_lines[group[0]]))  # a unit's lines are in order
+            insertions.append(unit_lines[group[0]])  # a unit's lines are in order
         else:
             rows: list[int] = []
             for unit in group:
                 rows.extend(unit_lines[unit])
             rows.sort()
             insertions.append(rows)
-    return forward_diffs_with(analysed.shared()[2], insertions), insertions
+    return forward_diffs_with(analysed.shared()[2], insertions), [list(rows) for rows in insertions]
+
+
+def _diffs_of_groups(analysed: AnalysedProgram, groups: list[list[int]]) -> list[str]:
+    """`edit_sequence_from_groups`'s diffs without keeping the insertions."""
+    unit_lines = analysed.structure.unit_lines
+    insertions = []
+    for group in reversed(groups):
+        if len(group) == 1:
+            insertions.append(unit_lines[group[0]])
+        else:
+            rows: list[int] = []
+            for unit in group:
+                rows.extend(unit_lines[unit])
+            rows.sort()
+            insertions.append(rows)
+    return forward_diffs_with(analysed.shared()[2], insertions)
 
 
 def sample_analysed(
@@ -331,7 +423,7 @@ def sample_analysed(
     for index in range(first_sample, first_sample + samples):
         sample_seed = derive_seed(pid, index, seed)
         groups = backward_pass(analysed, random.Random(sample_seed), config.linter, engine)
-        diffs, _ = edit_sequence_from_groups(analysed, groups)
+        diffs = _diffs_of_groups(analysed, groups)
         out.append(EditSequence(pid, index, sample_seed, chash, sequence_id(pid, chash, index), diffs))
     return out
 
