@@ -14,9 +14,11 @@ fast path is tested against).
 
 from __future__ import annotations
 
+import gc
 import random
 from bisect import bisect_right
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import accumulate
 
@@ -73,8 +75,32 @@ class EditSequence:
         return len(self.edit_path)
 
 
+@contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while a program is analysed or sampled.
+
+    Both allocate many small objects while the program's AST and the checker's scopes are
+    alive, and every collection in between walks all of them: about a quarter of the time
+    of analysing a 500-line module. Whatever cyclic garbage a program leaves is collected
+    once collection resumes.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def analyse_program(raw: object, config: SamplerConfig = SamplerConfig()) -> AnalysedProgram:
     """Validate, parse and analyse a program once; raise ProgramRejected if it cannot be used."""
+    with _gc_paused():
+        return _analyse_program(raw, config)
+
+
+def _analyse_program(raw: object, config: SamplerConfig) -> AnalysedProgram:
     program = prepare_program(raw, config.limits)
     try:
         checker = None
@@ -420,11 +446,12 @@ def sample_analysed(
     pid = analysed.program.program_id
     chash = config.config_hash()
     out = []
-    for index in range(first_sample, first_sample + samples):
-        sample_seed = derive_seed(pid, index, seed)
-        groups = backward_pass(analysed, random.Random(sample_seed), config.linter, engine)
-        diffs = _diffs_of_groups(analysed, groups)
-        out.append(EditSequence(pid, index, sample_seed, chash, sequence_id(pid, chash, index), diffs))
+    with _gc_paused():
+        for index in range(first_sample, first_sample + samples):
+            sample_seed = derive_seed(pid, index, seed)
+            groups = backward_pass(analysed, random.Random(sample_seed), config.linter, engine)
+            diffs = _diffs_of_groups(analysed, groups)
+            out.append(EditSequence(pid, index, sample_seed, chash, sequence_id(pid, chash, index), diffs))
     return out
 
 
