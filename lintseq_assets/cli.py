@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .commands import add_platform_commands
 from .core import SamplerConfig, verify_edit_path
 from .readers import InputError, iter_records
 from .sequences import ProgramInput, SampledProgram, sample_many
@@ -130,7 +129,8 @@ def _add_input_fields(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id-field", default="id", help="field holding the record id (default: id; row-N if absent)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(platform: bool = True) -> argparse.ArgumentParser:
+    """All subcommands; `platform=False` leaves out the platform ones (and their imports)."""
     parser = argparse.ArgumentParser(prog="lintseq", description="LintSeq synthetic edit sequences")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -158,12 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--linter", choices=["pyflakes", "none"], default="pyflakes")
     verify.set_defaults(func=cmd_verify)
 
-    add_platform_commands(sub)
+    if platform:
+        from .commands import add_platform_commands
+
+        add_platform_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    engine_only = bool(argv) and argv[0] in ("sample", "verify")  # start-up counts in short runs
+    args = build_parser(platform=not engine_only).parse_args(argv)
     return args.func(args)
 
 
