@@ -206,6 +206,30 @@ def figures(distributions: dict, out_dir: Path) -> list[Path]:
     return [path]
 
 
+def markdown_table(results: dict) -> str:
+    """The README's table, from one results dict."""
+    names = {"humaneval": "HumanEval, 164 canonical solutions (prompt + solution), s={s}",
+             "humaneval_large": "HumanEval, s={s}",
+             "stdlib_300_1000": "{n} standard-library modules of 300-1000 lines, s={s}"}
+    rows = ["| corpus | ours (line), 2 workers | `pylintseq -c 2` | ratio (wall) | ratio (CPU time) "
+            "| edits / sequence: line, statement, theirs | lines / edit: line, statement, theirs |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, entry in results["corpora"].items():
+        ours = entry["ours"]
+        first = ours[results["units"][0]]
+        peer = entry.get("pylintseq")
+        label = names[name].format(s=entry["samples"], n=entry["programs"])
+        if peer is not None and entry.get("pylintseq_programs"):
+            label += f" (pylintseq on {entry['pylintseq_programs']} of them)"
+        edits = ", ".join(f"{ours[u]['edits_per_sequence']:.2f}" for u in ours) + (f", {peer['edits_per_sequence']:.2f}" if peer else "")
+        lines = ", ".join(f"{ours[u]['lines_per_edit']:.2f}" for u in ours) + (f", {peer['lines_per_edit']:.2f}" if peer else "")
+        theirs = f"{peer['seq_per_s']:.3g} seq/s" if peer else "-"
+        wall = f"**{entry['speedup']:,.0f}x**" if peer else "-"
+        cpu = f"{entry['cpu_speedup']:,.0f}x" if peer else "-"
+        rows.append(f"| {label} | {first['seq_per_s']:,.0f} seq/s | {theirs} | {wall} | {cpu} | {edits} | {lines} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
@@ -281,6 +305,7 @@ def main() -> None:
     out = Path(args.out or REPO / "bench" / (f"sampler-{args.only}.json" if args.only else "sampler.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
+    print(markdown_table(results))
     print(f"wrote {out}")
 
 
