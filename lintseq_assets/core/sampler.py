@@ -51,10 +51,13 @@ class AnalysedProgram:
         if self._shared is None:
             weights = self.weights
             deps = self.dependencies
+            children = self.structure.children
             self._shared = (
                 (list(range(len(weights))), list(accumulate(weights)) if weights else [], float(sum(weights))),
                 [len(c) for c in deps.candidates] if deps is not None else [],
                 PlusText(self.program.lines),
+                # what a unit's deletion pushes before its lookups: its block, then what it requires
+                [c + r for c, r in zip(children, deps.requires, strict=True)] if deps is not None else children,
             )
         return self._shared
 
@@ -312,16 +315,18 @@ def _backward_inline(analysed: AnalysedProgram, rng: random.Random, use_model: b
     """`_backward_loop` without re-linting, as one function: the same picks, the same
     deletions, the same groups (the picker and deleter inlined, their state in locals)."""
     s = analysed.structure
-    (units, cumulative, live_weight), support0, _ = analysed.shared()
+    (units, cumulative, live_weight), support0, _, pushes = analysed.shared()
+    if not use_model:
+        pushes = s.children
     total = cumulative[-1] if cumulative else 0.0
     weights = analysed.weights
     holds = list(analysed.quote_holds) if analysed.quote_holds is not None else None
     quotes_of = s.quotes_of
-    children, body_of, body_header, try_of = s.children, s.body_of, s.body_header, s.try_of
+    body_of, body_header, try_of = s.body_of, s.body_header, s.try_of
     body_alive = list(s.body_size)
     deps = analysed.dependencies if use_model else None
     if deps is not None:
-        support, requires, dependents, load_unit = list(support0), deps.requires, analysed.dependents, deps.load_unit
+        support, dependents, load_unit = list(support0), analysed.dependents, deps.load_unit
     alive = bytearray(b"\x01") * s.n_units
     remaining = s.n_units
     random_ = rng.random
@@ -357,9 +362,8 @@ def _backward_inline(analysed: AnalysedProgram, rng: random.Random, use_model: b
                 holds[quotes_of[unit]] -= 1
             if not closure:
                 break
-            stack.extend(children[unit])
+            stack.extend(pushes[unit])  # children, then (with the model) what the unit requires
             if deps is not None:
-                stack.extend(requires[unit])
                 for load in dependents[unit]:
                     support[load] -= 1
                     if support[load] == 0:
@@ -380,7 +384,7 @@ def _backward_loop(analysed: AnalysedProgram, rng: random.Random, linter: str = 
     """The plain loop: pick, delete with the picker and deleter objects, and (exact engine)
     re-lint the state for real and delete what holds new errors until it is clean."""
     use_model = linter == "pyflakes" and engine == "fast"
-    index, support, _ = analysed.shared()
+    index, support = analysed.shared()[:2]
     deleter = _Deleter(analysed, support) if use_model else _Deleter(_without_dependencies(analysed))
     picker = _Picker(analysed.weights, analysed.quote_holds, analysed.structure.quotes_of, index)
     groups = []
