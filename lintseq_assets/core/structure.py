@@ -2,8 +2,10 @@
 
 A *unit* is one logical line of code (a simple statement, a compound statement's header, a
 clause header such as `else:`/`except E:`, or a decorator) together with the comment and
-blank lines that precede it. A statement's physical lines (bracketed or backslash
-continuations, multi-line strings) are one logical line, so they always travel together.
+blank lines that precede it. With `unit="statement"` a statement's physical lines (bracketed
+or backslash continuations, multi-line strings) always travel together; with `unit="line"`
+a multi-line statement is a head plus parts (`line_units`), each part a child of the piece
+holding its construct's opening row.
 
 Deleting a unit deletes the block it owns. A block that loses its last statement would no
 longer parse, so its header goes too (for a primary body, the whole statement). A `try`
