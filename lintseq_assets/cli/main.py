@@ -1,7 +1,7 @@
 """The `lintseq` command: a thin door onto the same functions the assets call.
 
     lintseq sample INPUT -o OUT.jsonl [--code-field program] [--id-field id] [-s N] [--seed N]
-                   [-j WORKERS] [--linter pyflakes|none] [--rejects REJECTS.jsonl]
+                   [-j WORKERS] [--linter pyflakes|none] [--unit line|statement] [--rejects REJECTS.jsonl]
     lintseq verify INPUT OUT.jsonl
     lintseq curate INPUT -o PROGRAMS.jsonl   (lintseq_assets.cli.curate)
     lintseq materialize | sql | lineage   (platform commands, see lintseq_assets.cli.platform_commands)
@@ -17,10 +17,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from lintseq_assets.cli.curate import add_curate_command
 from lintseq_assets.cli.errors import CliError, HelpFormatter, positive_int, run_command
-from lintseq_assets.cli.evaluate import add_evaluation_commands
-from lintseq_assets.cli.platform_commands import add_platform_commands
 from lintseq_assets.core import SamplerConfig, verify_edit_path
 from lintseq_assets.runtime.files import write_jsonl_atomic
 from lintseq_assets.sampling.batch import ProgramInput, SampledProgram, sample_many
@@ -41,7 +38,8 @@ def _refuse_overwriting(source: str | Path, *outputs: Path) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    config = SamplerConfig(linter=args.linter, indent_bias=args.indent_bias, max_lines=args.max_lines, max_bytes=args.max_bytes)
+    config = SamplerConfig(linter=args.linter, indent_bias=args.indent_bias, max_lines=args.max_lines, max_bytes=args.max_bytes,
+                           unit=args.unit)
     out = Path(args.output)
     rejects_path = Path(args.rejects) if args.rejects else _default_rejects_path(out)
     _refuse_overwriting(args.input, out, rejects_path)
@@ -149,7 +147,9 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(platform: bool = True) -> argparse.ArgumentParser:
+    """All subcommands; `platform=False` leaves out all but sample and verify (and their imports:
+    start-up counts in short engine runs)."""
     parser = argparse.ArgumentParser(prog="lintseq", description="LintSeq synthetic edit sequences", formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_SubParser)
@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-j", "--workers", type=positive_int, default=1, help="worker processes")
     sample.add_argument("--linter", choices=["pyflakes", "none"], default="pyflakes", help="none = RandSeq ablation")
     sample.add_argument("--indent-bias", type=float, default=1.0, help="how much more likely a deeper-indented unit is to be deleted (0: all equal)")
+    sample.add_argument("--unit", choices=["line", "statement"], default=SamplerConfig.unit,
+                        help="line = physical lines, as the paper; statement = never split a statement")
     sample.add_argument("--max-lines", type=positive_int, default=SamplerConfig.max_lines, help="longer programs are rejected")
     sample.add_argument("--max-bytes", type=positive_int, default=SamplerConfig.max_bytes, help="larger programs are rejected")
     sample.add_argument("--rejects", help="rejects .jsonl (default: OUT with .rejects.jsonl)")
@@ -176,9 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--linter", choices=["pyflakes", "none"], default="pyflakes", help="the linter the paths were sampled with")
     verify.set_defaults(func=cmd_verify)
 
-    add_curate_command(sub)
-    add_platform_commands(sub)
-    add_evaluation_commands(sub)  # decode, eval (lintseq_assets/cli/evaluate.py)
+    if platform:
+        from lintseq_assets.cli.curate import add_curate_command
+        from lintseq_assets.cli.evaluate import add_evaluation_commands
+        from lintseq_assets.cli.platform_commands import add_platform_commands
+
+        add_curate_command(sub)
+        add_platform_commands(sub)
+        add_evaluation_commands(sub)  # decode, eval (lintseq_assets/cli/evaluate.py)
     return parser
 
 
@@ -191,7 +198,9 @@ class _SubParser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    engine_only = bool(argv) and argv[0] in ("sample", "verify")  # start-up counts in short runs
+    args = build_parser(platform=not engine_only).parse_args(argv)
     return run_command(args.func, args, f"lintseq {args.command}")
 
 

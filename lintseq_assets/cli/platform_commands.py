@@ -46,7 +46,7 @@ def _run_config(args: argparse.Namespace) -> dict:
     from lintseq_assets.platform.run_config import RunSettings, build_run_config
 
     flags = RunSettings(samples=args.samples, seed=args.seed, workers=args.workers, executor=args.executor,
-                        ray_address=args.ray_address, export_name=args.export_name,
+                        ray_address=args.ray_address, export_name=args.export_name, unit=args.unit,
                         log_level="INFO" if args.verbose else "CRITICAL")  # failures are summed up in one line; -v shows the step logs
     return build_run_config(flags, args.config, args.set)
 
@@ -242,6 +242,7 @@ def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     materialize = sub.add_parser("materialize", help="materialize every asset in-process on the configured sources")
     materialize.add_argument("-s", "--samples", type=positive_int, help="edit sequences per program (default: the last run's, else 3)")
     materialize.add_argument("--seed", type=int, help="global seed (default: the last run's, else 0)")
+    materialize.add_argument("--unit", choices=["line", "statement"], help="edit unit: line (the paper's) or statement (default: the last run's, else line)")
     materialize.add_argument("-j", "--workers", type=positive_int, help="curation and sampling worker processes (default: LINTSEQ_WORKERS, else 2)")
     materialize.add_argument("--executor", choices=["local", "ray"], help="where curation and sampling chunks run (default: local)")
     materialize.add_argument("--ray-address", help="Ray cluster to join with --executor ray (auto, ray://host:10001; default: a local one)")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from pyflakes import checker as pf
 
-from .lint import LINT_FILENAME, LintError, StableChecker, errors_of
+from .lint import FIXED_BUILTINS, LINT_FILENAME, LintError, StableChecker, errors_of
 
 _ANNOTATIONS_ALWAYS_DEFERRED = sys.version_info >= (3, 14)
 
@@ -46,10 +46,23 @@ class _LoadRecord:
         self.needs: list[ast.AST] = []  # statements whose deletion could change this lookup's meaning
 
 
-class _RecordingChecker(StableChecker):
-    """pyflakes' own traversal, with hooks that record lookups and bindings."""
+# Calls whose arguments pyflakes reads as annotations or by shape (`_is_typing` in CALL).
+_TYPING_SPECIAL = frozenset({"cast", "assert_type", "TypeVar", "ParamSpec", "TypeVarTuple", "NewType", "TypedDict", "NamedTuple"})
 
-    def __init__(self, tree: ast.Module) -> None:
+
+class _RecordingChecker(StableChecker):
+    """pyflakes' own traversal, with hooks that record lookups and bindings.
+
+    With `track_splits`, it also records what line units must keep whole: strings pyflakes
+    parses as annotations (`no_split`) and calls to typing's special forms (`no_split_subtree`).
+    """
+
+    def __init__(self, tree: ast.Module, track_splits: bool = False) -> None:
+        self.no_split: set[int] = set()
+        self.no_split_subtree: set[int] = set()
+        self.row_of: dict[int, int] = {}  # id(binding) -> row, where it is not its source's first row
+        self._alias_seen: dict[tuple[int, str], int] = defaultdict(int)
+        self._track_splits = track_splits
         self._history: dict[tuple[int, str], list[pf.Binding]] = {}
         self._added: dict[tuple[int, str], int] = defaultdict(int)
         self._stars: dict[int, list[pf.Binding]] = defaultdict(list)
@@ -58,6 +71,48 @@ class _RecordingChecker(StableChecker):
         self.loads: list[_LoadRecord] = []
         self.module_scope: pf.Scope | None = None
         super().__init__(tree, filename=LINT_FILENAME)
+
+    def _module_scope_ready(self, scope) -> None:
+        self.module_scope = scope  # lookups that reach it are satisfied by builtins by name
+
+    # -- pyflakes' traversal, with fewer calls per node -----------------------------------
+    # handleNode and handleChildren are pyflakes' own (4.1, pinned: the linter version is in
+    # the config hash) with the same effects in the same order: the cheap depth test before
+    # the futuresAllowed property, the handler cache read directly, no child generator. Only
+    # this recording pass uses them; `lint_text` (what verify and the exact engine run) keeps
+    # pyflakes' originals, so the ground truth never depends on this copy.
+    def handleNode(self, node, parent):  # noqa: N802
+        if node is None:
+            return
+        if self.offset and getattr(node, "lineno", None) is not None:
+            node.lineno += self.offset[0]
+            node.col_offset += self.offset[1]
+        if self.nodeDepth == 0 and self.futuresAllowed and not isinstance(node, ast.ImportFrom) and not self.isDocstring(node):
+            self.futuresAllowed = False
+        self.nodeDepth += 1
+        self._node_depths[node] = self.nodeDepth
+        self._parents[node] = parent
+        try:
+            cls = node.__class__
+            handler = self._nodeHandlers.get(cls)
+            if handler is None:
+                handler = self.getNodeHandler(cls)
+            handler(node)
+        finally:
+            self.nodeDepth -= 1
+
+    def handleChildren(self, tree, omit=None):  # noqa: N802
+        handle, node_type = self.handleNode, ast.AST
+        for name in tree.__class__._fields:
+            if omit and name in omit:
+                continue
+            field = getattr(tree, name, None)
+            if isinstance(field, node_type):
+                handle(field, tree)
+            elif isinstance(field, list):
+                for item in field:
+                    if isinstance(item, node_type):
+                        handle(item, tree)
 
     # -- bindings -------------------------------------------------------------------------
     def _remember(self, scope: pf.Scope, binding: pf.Binding) -> None:
@@ -69,9 +124,8 @@ class _RecordingChecker(StableChecker):
 
     def addBinding(self, node, value):  # noqa: N802 (pyflakes' name)
         super().addBinding(node, value)
-        if node is None:  # a builtin: lookups that reach the module scope are satisfied by name
-            self.module_scope = self.scopeStack[0]
-            return
+        if type(node) is ast.ImportFrom and node.end_lineno != node.lineno:
+            self._alias_row(node, value)
         for scope in reversed(self.scopeStack):
             if scope.get(value.name) is value:
                 self._remember(scope, value)
@@ -93,6 +147,35 @@ class _RecordingChecker(StableChecker):
                     self._remember(scope, binding)
 
     NONLOCAL = GLOBAL
+
+    def _alias_row(self, node: ast.ImportFrom, value: pf.Binding) -> None:
+        """A name imported by a multi-line `from ... import (...)` lives on its alias's row."""
+        if not hasattr(node.names[0], "lineno"):
+            return
+        key = (id(node), value.name)
+        seen = self._alias_seen[key]
+        self._alias_seen[key] += 1
+        star = isinstance(value, pf.StarImportation)
+        matching = [a for a in node.names if (a.name == "*" if star else (a.asname or a.name) == value.name)]
+        if seen < len(matching):
+            self.row_of[id(value)] = matching[seen].lineno
+
+    def CALL(self, node):  # noqa: N802
+        func = node.func
+        if pf._is_any_typing_member(func, self.scopeStack):
+            if self._track_splits and node.end_lineno != node.lineno and pf._is_typing_helper(func, _TYPING_SPECIAL.__contains__, self.scopeStack):
+                self.no_split_subtree.add(id(node))
+            super().CALL(node)
+            return
+        # Not a typing member, so none of pyflakes' typing branches applies: what is left of
+        # its CALL is the '...'.format(...) check and the children.
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Constant) and isinstance(func.value.value, str) and func.attr == "format":
+            self._handle_string_dot_format(node)
+        self.handleChildren(node)
+
+    def handleStringAnnotation(self, s, node, ref_lineno, ref_col_offset):  # noqa: N802
+        self.no_split.add(id(node))
+        return super().handleStringAnnotation(s, node, ref_lineno, ref_col_offset)
 
     def EXCEPTHANDLER(self, node):  # noqa: N802
         super().EXCEPTHANDLER(node)
@@ -118,47 +201,66 @@ class _RecordingChecker(StableChecker):
 
     # -- lookups --------------------------------------------------------------------------
     def handleNodeLoad(self, node, parent):  # noqa: N802
-        name = pf.getNodeName(node)
+        name = node.id if type(node) is ast.Name else pf.getNodeName(node)
         if name:
             self._record_load(node, name)
         super().handleNodeLoad(node, parent)
 
     def _record_load(self, node: ast.AST, name: str) -> None:
         record = _LoadRecord(node.lineno, name)
-        postponed = self._in_postponed_annotation
-        own = self.scope
+        postponed = None  # pyflakes' _in_postponed_annotation, asked only when it matters
+        stack = self.scopeStack
+        own = stack[-1]
+        own_key = None
         if isinstance(own, pf.FunctionScope):
-            record.own_key = (id(own), name)
-            record.own_count = self._added[record.own_key]
+            own_key = record.own_key = (id(own), name)
+            record.own_count = self._added.get(own_key, 0)
+        history, stars, deleted_by, module_scope = self._history, self._stars, self._deleted_by, self.module_scope
+        candidates = record.candidates
         can_access_class_vars = None
-        for scope in reversed(self.scopeStack):
+        for scope in reversed(stack):
             if isinstance(scope, pf.ClassScope):
                 if name == "__class__":
                     record.immortal = True
                     break
                 if can_access_class_vars is False:
                     continue
-            record.needs.extend(self._deleted_by.get((id(scope), name), ()))
-            if scope is self.module_scope and name in self.builtIns and (id(scope), name) not in self._deleted_by:
+            key = (id(scope), name)
+            deleted = deleted_by.get(key) if deleted_by else None
+            if deleted:
+                record.needs.extend(deleted)
+            if scope is module_scope and name in FIXED_BUILTINS and not (deleted_by and key in deleted_by):
                 record.immortal = True  # pyflakes falls back to the builtin whatever is deleted
-            for binding in self._history.get((id(scope), name), ()):
-                if isinstance(binding, pf.Annotation) and not postponed:
+            bindings = history.get(key)
+            if bindings:
+                for binding in bindings:
+                    if isinstance(binding, pf.Annotation):
+                        if postponed is None:
+                            postponed = self._in_postponed_annotation
+                        if not postponed:
+                            continue
+                    candidates.append(binding)
+                    if own_key is not None and scope is own:
+                        record.own_candidates.append(binding)
+            if isinstance(scope.get(name), pf.Annotation):
+                if postponed is None:
+                    postponed = self._in_postponed_annotation
+                if not postponed:
                     continue
-                record.candidates.append(binding)
-                if scope is own and record.own_key is not None:
-                    record.own_candidates.append(binding)
-            if isinstance(scope.get(name), pf.Annotation) and not postponed:
-                continue
-            record.candidates.extend(self._stars.get(id(scope), ()))
+            if stars:
+                starred = stars.get(id(scope))
+                if starred:
+                    candidates.extend(starred)
             if can_access_class_vars is not False:
                 can_access_class_vars = isinstance(scope, (pf.TypeScope, pf.ComprehensionScope))
         if name in pf.DetectClassScopedMagic.names and isinstance(own, pf.ClassScope):
             record.immortal = True
         if "NameError" in self.exceptHandlers[-1]:
-            record.candidates.extend(self._name_error_guards(node))
+            candidates.extend(self._name_error_guards(node))
         if self._in_annotation and self.annotationsFutureEnabled and not _ANNOTATIONS_ALWAYS_DEFERRED:
             record.needs_future = True
-        self._keep(record)
+        self.loads.append(record)
+        self._loads_by_name[name].append(record)
 
     def _keep(self, record: _LoadRecord) -> None:
         self.loads.append(record)
@@ -195,8 +297,15 @@ class _RecordingChecker(StableChecker):
     def module_candidates(self, name: str) -> tuple[list[pf.Binding], bool]:
         scope = self.module_scope
         bindings = list(self._history.get((id(scope), name), ())) + list(self._stars.get(id(scope), ()))
-        immortal = name in self.builtIns and (id(scope), name) not in self._deleted_by
+        immortal = name in FIXED_BUILTINS and (id(scope), name) not in self._deleted_by
         return bindings, immortal
+
+
+# pyflakes binds many node types straight to handleChildren (`EXPR = ASSIGN = ... = handleChildren`);
+# point those names at the copy above too.
+for _name, _value in vars(pf.Checker).items():
+    if _value is pf.Checker.handleChildren and _name != "handleChildren":
+        setattr(_RecordingChecker, _name, _RecordingChecker.handleChildren)
 
 
 def _names_name_error(handler: ast.ExceptHandler) -> bool:
@@ -214,14 +323,24 @@ class Dependencies:
     baseline: list[LintError]  # the errors of the source program itself (same pyflakes pass)
 
 
-def _source_line(thing: object) -> int:
-    node = thing.source if isinstance(thing, pf.Binding) else thing
-    return node.lineno
+def recording_checker(tree: ast.Module, track_splits: bool = False) -> _RecordingChecker:
+    """One recording pyflakes pass over `tree` (run it before the units when they are lines)."""
+    return _RecordingChecker(tree, track_splits)
 
 
-def analyse_dependencies(tree: ast.Module, line_unit_of_row: list[int], n_units: int) -> Dependencies:
-    """Run the recording checker over `tree`; `line_unit_of_row[row]` maps 1-based rows to units."""
-    checker = _RecordingChecker(tree)
+def analyse_dependencies(tree: ast.Module, line_unit_of_row: list[int], n_units: int, checker: _RecordingChecker | None = None) -> Dependencies:
+    """Lookups of `tree` as units; `line_unit_of_row[row]` maps 1-based rows to units."""
+    if checker is None:
+        checker = _RecordingChecker(tree)
+    row_of = checker.row_of
+
+    def _source_line(thing: object) -> int:
+        row = row_of.get(id(thing))
+        if row is not None:
+            return row
+        node = thing.source if isinstance(thing, pf.Binding) else thing
+        return node.lineno
+
     load_unit: list[int] = []
     candidates: list[tuple[int, ...]] = []
     requires: list[list[int]] = [[] for _ in range(n_units)]
@@ -234,9 +353,11 @@ def analyse_dependencies(tree: ast.Module, line_unit_of_row: list[int], n_units:
         candidates.append(tuple(sorted(units)))
 
     future_units = [
-        line_unit_of_row[stmt.lineno]
+        line_unit_of_row[getattr(alias, "lineno", stmt.lineno)]
         for stmt in tree.body
-        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__" and any(a.name == "annotations" for a in stmt.names)
+        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
+        for alias in stmt.names
+        if alias.name == "annotations"
     ]
     for record in checker.loads:
         unit = line_unit_of_row[record.line]

@@ -38,22 +38,52 @@ TOLERATED_MESSAGES: frozenset[str] = frozenset(
     }
 )
 SYNTAX_ERROR = "SyntaxError"
-_FIXED_BUILTINS = frozenset(pyflakes_checker.builtin_vars)
+
+
+class _PrefilledBuiltins(frozenset):
+    """The fixed builtins; iterating them yields nothing (see StableChecker)."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        return iter(())
+
+
+FIXED_BUILTINS = _PrefilledBuiltins(pyflakes_checker.builtin_vars)
+# One binding per builtin, shared by every run: pyflakes would make ~160 objects and as many
+# addBinding calls per program, most of the time of linting a small one. Runs only ever set
+# their `used`, which is reset after each run.
+_SHARED_BUILTINS = {name: pyflakes_checker.Builtin(name) for name in sorted(pyflakes_checker.builtin_vars)}
+_SHARED_BUILTIN_BINDINGS = tuple(_SHARED_BUILTINS.values())
 
 
 class StableChecker(pyflakes_checker.Checker):
-    """pyflakes' Checker with a fixed set of builtins (PYFLAKES_BUILTINS is ignored)."""
+    """pyflakes' Checker with a fixed set of builtins (PYFLAKES_BUILTINS is ignored) and no
+    doctests (PYFLAKES_DOCTEST is ignored): the result depends only on the text.
 
-    builtIns = property(lambda self: _FIXED_BUILTINS, lambda self, value: None)
+    pyflakes adds the builtins to the module scope by iterating `builtIns` right after
+    entering it; here that iteration is empty and the scope gets the shared bindings at once.
+    """
 
-    def addBinding(self, node, value):  # noqa: N802 (pyflakes' name)
-        # Builtins go into the empty module scope before anything else; pyflakes' general
-        # path would find nothing to compare with. Skipping it saves a third of the time
-        # of linting a small program.
-        if node is None and type(value) is pyflakes_checker.Builtin:
-            self.scopeStack[-1][value.name] = value
-            return
-        super().addBinding(node, value)
+    def _builtins(self):
+        if not self._builtins_ready:
+            self._builtins_ready = True
+            self.scopeStack[0].update(_SHARED_BUILTINS)
+            self._module_scope_ready(self.scopeStack[0])
+        return FIXED_BUILTINS
+
+    builtIns = property(_builtins, lambda self, value: None)
+
+    def __init__(self, tree: ast.Module, filename: str = LINT_FILENAME) -> None:
+        self._builtins_ready = False
+        try:
+            super().__init__(tree, filename=filename, withDoctest=False)
+        finally:
+            for binding in _SHARED_BUILTIN_BINDINGS:
+                binding.used = False
+
+    def _module_scope_ready(self, scope) -> None:
+        """Called once, when the module scope holds the builtins and nothing else."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ DEFAULT_MAX_BYTES = 1_000_000
 
 # Control characters that never appear in real source code; their presence means binary data.
 _BINARY_BYTES = {chr(c) for c in range(0, 32)} - {"\t", "\n", "\r", "\x0c"}
+_BINARY = re.compile("[" + "".join(sorted(_BINARY_BYTES)) + "]")
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,9 @@ def prepare_program(raw: object, limits: Limits = Limits()) -> Program:
     text = _coerce_text(raw)
     if len(text) > limits.max_bytes or len(text.encode("utf-8", errors="surrogatepass")) > limits.max_bytes:
         raise ProgramRejected(RejectReason.TOO_LONG, f"{len(text)} characters is over the {limits.max_bytes}-byte limit")
-    bad = next((ch for ch in text if ch in _BINARY_BYTES), None) if not text.isprintable() else None
+    bad = _BINARY.search(text)
     if bad is not None:
-        raise ProgramRejected(RejectReason.BINARY, f"control byte {bad!r} found: binary data, not source code")
+        raise ProgramRejected(RejectReason.BINARY, f"control byte {bad.group()!r} found: binary data, not source code")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -2,8 +2,10 @@
 
 A *unit* is one logical line of code (a simple statement, a compound statement's header, a
 clause header such as `else:`/`except E:`, or a decorator) together with the comment and
-blank lines that precede it. A statement's physical lines (bracketed or backslash
-continuations, multi-line strings) are one logical line, so they always travel together.
+blank lines that precede it. With `unit="statement"` a statement's physical lines (bracketed
+or backslash continuations, multi-line strings) always travel together; with `unit="line"`
+a multi-line statement is a head plus parts (`line_units`), each part a child of the piece
+holding its construct's opening row.
 
 Deleting a unit deletes the block it owns. A block that loses its last statement would no
 longer parse, so its header goes too (for a primary body, the whole statement). A `try`
@@ -17,6 +19,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from .line_units import split_lines
 from .logical_lines import LogicalLines
 
 
@@ -43,6 +46,8 @@ class Structure:
     body_header: list[int]  # unit to delete when a body empties
     try_of: list[int]  # try shape index for handler/finally units, or -1
     try_shapes: list[TryShape] = field(default_factory=list)
+    code_lines: list[bool] | None = None  # line mode: which lines weigh (string rows that look like comments do)
+    quotes_of: list[int] | None = None  # line mode: per unit, the unit holding the quotes of the string it is a row of, or -1
 
     @property
     def n_units(self) -> int:
@@ -50,15 +55,21 @@ class Structure:
 
 
 class _Builder:
-    def __init__(self, lines: tuple[str, ...] | list[str], tree: ast.Module) -> None:
+    def __init__(self, lines: tuple[str, ...] | list[str], tree: ast.Module, unit: str = "statement",
+                 no_split: set[int] | frozenset = frozenset(), no_split_subtree: set[int] | frozenset = frozenset()) -> None:
         n_lines = len(lines)
         self.logical = LogicalLines(lines, tree)
         logical = self.logical.spans
         self.code_unit_of_row = [-1] * (n_lines + 2)
-        for unit, (lo, hi) in enumerate(logical):
-            for row in range(lo, hi + 1):
-                self.code_unit_of_row[row] = unit
-        n_units = max(len(logical), 1)
+        self.parts = split_lines(lines, tree, logical, no_split, no_split_subtree) if unit == "line" else None
+        if self.parts is None or not self.parts.parent_row:
+            self.part_unit: list[int] = []
+            for unit_index, (lo, hi) in enumerate(logical):
+                for row in range(lo, hi + 1):
+                    self.code_unit_of_row[row] = unit_index
+            n_units = max(len(logical), 1)
+        else:
+            n_units = self._number_pieces(logical)
         self.n_units = n_units
         self.unit_rows: list[list[int]] = [[] for _ in range(n_units)]
         pending: list[int] = []
@@ -80,6 +91,70 @@ class _Builder:
         self.body_header: list[int] = []
         self.try_of = [-1] * n_units
         self.try_shapes: list[TryShape] = []
+
+    def _number_pieces(self, logical: list[tuple[int, int]]) -> int:
+        """Units in file order: each statement's head, then its parts as their first rows come."""
+        row_part = self.parts.row_part
+        self.part_unit = part_unit = [-1] * len(self.parts.parent_row)
+        n_units = 0
+        for lo, hi in logical:
+            head = n_units
+            n_units += 1
+            for row in range(lo, hi + 1):
+                part = row_part[row]
+                if part < 0:
+                    self.code_unit_of_row[row] = head
+                else:
+                    if part_unit[part] < 0:
+                        part_unit[part] = n_units
+                        n_units += 1
+                    self.code_unit_of_row[row] = part_unit[part]
+        return max(n_units, 1)
+
+    def attach_parts(self) -> None:
+        """A part is a child of the piece holding its construct's opening row; extra rules after."""
+        if self.parts is None or not self.parts.parent_row:
+            return
+        part_unit = self.part_unit
+        for part, parent_row in enumerate(self.parts.parent_row):
+            unit = part_unit[part]
+            if unit < 0:
+                continue
+            parent = self.code_unit_of_row[parent_row]
+            if parent != unit:
+                self.children[parent].append(unit)
+                self.depth[unit] = self.depth[parent]
+        for a, b in self.parts.takes:
+            if part_unit[a] >= 0 and part_unit[b] >= 0 and part_unit[a] != part_unit[b]:
+                self.children[part_unit[a]].append(part_unit[b])
+        for head_row, parts in self.parts.bodies:
+            units = sorted({part_unit[p] for p in parts if part_unit[p] >= 0})
+            header = self.code_unit_of_row[head_row]
+            if not units or header in units:
+                continue
+            body_id = len(self.body_size)
+            self.body_size.append(len(units))
+            self.body_header.append(header)
+            for unit in units:
+                self.body_of[unit] = body_id
+
+    def quotes_of(self) -> list[int] | None:
+        if self.parts is None or not self.parts.string_rows:
+            return None
+        quotes = [-1] * self.n_units
+        for part in self.parts.string_rows:
+            unit = self.part_unit[part]
+            if unit >= 0:
+                parent = self.code_unit_of_row[self.parts.parent_row[part]]
+                if parent != unit:
+                    quotes[unit] = parent
+        return quotes
+
+    def code_lines(self, lines: tuple[str, ...] | list[str]) -> list[bool] | None:
+        if self.parts is None or not self.parts.parent_row:
+            return None
+        in_string = self.parts.in_string
+        return [bool(text.strip()) and (not text.lstrip().startswith("#") or in_string[i + 1]) for i, text in enumerate(lines)]
 
     def unit_of(self, node: ast.AST) -> int:
         return self.code_unit_of_row[node.lineno]
@@ -179,10 +254,17 @@ class _Builder:
             self.block(case.body, case_unit, depth + 1, case_unit)
 
 
-def build_structure(text: str, lines: tuple[str, ...] | list[str], tree: ast.Module) -> Structure:
-    """Derive the units of a parsed program and the deletion rules between them."""
-    builder = _Builder(lines, tree)
+def build_structure(text: str, lines: tuple[str, ...] | list[str], tree: ast.Module, unit: str = "statement",
+                    no_split: set[int] | frozenset = frozenset(), no_split_subtree: set[int] | frozenset = frozenset()) -> Structure:
+    """Derive the units of a parsed program and the deletion rules between them.
+
+    `unit="line"` splits multi-line statements into their lines where that is safe
+    (`line_units`); `no_split` / `no_split_subtree` name AST nodes (by id) that must stay
+    whole for the linter's sake, as found by the recording pyflakes pass.
+    """
+    builder = _Builder(lines, tree, unit, no_split, no_split_subtree)
     builder.block(tree.body, -1, 0, -1)
+    builder.attach_parts()
     unit_lines = [tuple(row - 1 for row in rows) for rows in builder.unit_rows]
     line_unit = [0] * len(lines)
     for unit, rows in enumerate(unit_lines):
@@ -198,4 +280,6 @@ def build_structure(text: str, lines: tuple[str, ...] | list[str], tree: ast.Mod
         body_header=builder.body_header,
         try_of=builder.try_of,
         try_shapes=builder.try_shapes,
+        code_lines=builder.code_lines(lines),
+        quotes_of=builder.quotes_of(),
     )

@@ -164,13 +164,19 @@ METHOD = """\
 Each row is built from a program and a **LintSeq** edit sequence for it (Piterbarg, Pinto and
 Fergus, *Training Language Models on Synthetic Edit Sequences Improves Code Synthesis*,
 ICLR 2025, arXiv:2410.02749). LintSeq samples a program's deletions backwards: it removes a
-random statement (with its block) and then whatever that leaves broken for the linter
+random unit, a line or a statement (see "edit unit" below), with its block, and then whatever that leaves broken for the linter
 (pyflakes), until the program is empty. Reversed, the deletions are insertions that rebuild
 the program through states that are all lint-clean. Each insertion is written as a unified
 diff with zero context lines and no file headers; the training text joins them with
 `<|diff|>` exactly as the reference code does:
 `instruction + "\\n<|diff|>" + "\\n<|diff|>".join(edit_path)`.
 Splits are by program: all samples of a program are in the same split."""
+
+
+UNIT_TEXT = {
+    "line": "physical lines, as in the paper: a multi-line statement is written a few lines at a time",
+    "statement": "whole statements: a multi-line statement is always written in one edit",
+}
 
 
 def _format_table(settings: ExportSettings, counts: dict) -> list[str]:
@@ -209,7 +215,10 @@ def render_card(*, settings: ExportSettings, config_hash: str, counts: dict, sta
     empty = [s for s, n in counts["programs_per_split"].items() if n == 0]
     if empty:
         out += [f"Splits with no program (and so no files): {', '.join(empty)}.", ""]
+    sampler = (lineage or {}).get("sampler_config")
+    unit = sampler.get("unit", "statement") if isinstance(sampler, dict) else None  # configs without one predate line units
     out += ["## Configuration", "", f"- sampler config hash: `{config_hash}`",
+            *([f"- edit unit: `{unit}` ({UNIT_TEXT.get(unit, unit)})"] if unit else []),
             f"- programs: {counts['input']['programs']}, edit sequences: {counts['input']['sequences']}",
             "- programs per split: " + ", ".join(f"{s} {n}" for s, n in counts["programs_per_split"].items()),
             "", "Export settings:", "", "```json", json.dumps(settings.to_dict(), indent=2), "```", ""]

@@ -110,20 +110,21 @@ class ProgramsConfig(StickyConfig):
 
 
 class SamplingConfig(StickyConfig, _Placement):
-    STICKY: ClassVar[tuple[str, ...]] = ("samples", "seed", "linter", "indent_bias", "max_lines", "max_bytes")
+    STICKY: ClassVar[tuple[str, ...]] = ("samples", "seed", "linter", "indent_bias", "unit", "max_lines", "max_bytes")
     STICKY_FROM: ClassVar[tuple[str, ...]] = ("edit_sequence_shards",)
 
     samples: int = Field(default=3, description="Edit sequences per program (the paper's s).")
     seed: int = Field(default=0, description="Global seed; a sample's seed derives from (program_id, sample index, seed).")
     linter: str = Field(default=_DEFAULT_SAMPLER.linter, description="pyflakes (LintSeq) or none (RandSeq ablation).")
     indent_bias: float = Field(default=_DEFAULT_SAMPLER.indent_bias, description="How much more likely a deeper-indented unit is to be deleted (0: all equally likely).")
+    unit: str = Field(default=_DEFAULT_SAMPLER.unit, description="line (physical lines, the paper's granularity) or statement (never split a statement).")
     max_lines: int = Field(default=_DEFAULT_SAMPLER.max_lines, description="Programs with more lines are not sampled (rejected at the sample stage).")
     max_bytes: int = Field(default=_DEFAULT_SAMPLER.max_bytes, description="Programs larger than this many bytes are not sampled.")
     shard_programs: int = Field(default=500, description="Programs per staged Parquet shard.")
     incremental: bool = Field(default=True, description="Skip programs already sampled with this config, sample count and seed (docs/incremental.md).")
 
     def sampler(self) -> SamplerConfig:
-        return SamplerConfig(linter=self.linter, indent_bias=self.indent_bias, max_lines=self.max_lines, max_bytes=self.max_bytes)
+        return SamplerConfig(linter=self.linter, indent_bias=self.indent_bias, unit=self.unit, max_lines=self.max_lines, max_bytes=self.max_bytes)
 
     def sticky_values(self) -> dict:
         return {k: getattr(self, k) for k in self.STICKY}
@@ -144,6 +145,7 @@ class RunSettings:
 
     samples: int | None = None
     seed: int | None = None
+    unit: str | None = None
     workers: int | None = None
     executor: str | None = None
     ray_address: str | None = None
@@ -153,7 +155,7 @@ class RunSettings:
     def to_run_config(self) -> dict:
         """Run config in the launchpad schema (the classes above)."""
         placement = {k: v for k, v in {"workers": self.workers, "executor": self.executor, "ray_address": self.ray_address}.items() if v is not None}
-        sampling = {k: v for k, v in {"samples": self.samples, "seed": self.seed}.items() if v is not None} | placement
+        sampling = {k: v for k, v in {"samples": self.samples, "seed": self.seed, "unit": self.unit}.items() if v is not None} | placement
         ops: dict = {}
         if sampling:
             ops["edit_sequence_shards"] = {"config": sampling}
@@ -431,7 +433,7 @@ def settings_markdown() -> str:
         "`--config` is read first, then the flags (`-s`, `--seed`, `-j`, ...), then each `--set`. Values",
         "are YAML (`true`, `5`, `[lintseq, messages]`). An unknown name is refused in one line, with a",
         "suggestion. A setting left out takes its default, except the sticky ones (sampling's",
-        "`samples`, `seed`, `linter`, `indent_bias`, `max_lines`, `max_bytes`, and the curation",
+        "`samples`, `seed`, `linter`, `indent_bias`, `unit`, `max_lines`, `max_bytes`, and the curation",
         "settings as a whole), which keep the value of the asset's last run (docs/architecture.md,",
         "\"One run-config model\"). Giving any `curation.*` setting gives the whole curation section:",
         "the ones not named take their defaults.",

@@ -34,9 +34,9 @@ def assert_well_formed(path: list[str]) -> None:
         assert not any(row.startswith(("---", "+++")) and HUNK.match(row) for row in rows)
 
 
-def check_program(source: str, samples: int = 2, seed: int = 0) -> int:
-    analysed = analyse_program(source)
-    for seq in sample_analysed(analysed, samples=samples, seed=seed):
+def check_program(source: str, samples: int = 2, seed: int = 0, config: SamplerConfig = SamplerConfig()) -> int:
+    analysed = analyse_program(source, config)
+    for seq in sample_analysed(analysed, samples=samples, seed=seed, config=config):
         assert_well_formed(seq.edit_path)
         result = verify_edit_path(source, seq.edit_path)
         assert result.ok, result.problems[:5]
@@ -47,9 +47,10 @@ def check_program(source: str, samples: int = 2, seed: int = 0) -> int:
 CORPUS = stdlib_modules(lo=20, hi=1500, stride=4)
 
 
+@pytest.mark.parametrize("unit", ["line", "statement"])
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
-def test_stdlib_module_paths_replay_and_every_state_is_clean(path):
-    check_program(path.read_text(encoding="utf-8"), samples=1, seed=hash(path.name) % 1000)
+def test_stdlib_module_paths_replay_and_every_state_is_clean(path, unit):
+    check_program(path.read_text(encoding="utf-8"), samples=1, seed=hash(path.name) % 1000, config=SamplerConfig(unit=unit))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -57,10 +58,11 @@ def test_stdlib_module_paths_replay_and_every_state_is_clean(path):
     path=st.sampled_from(stdlib_modules(lo=5, hi=400)),
     seed=st.integers(min_value=0, max_value=2**32),
     bias=st.sampled_from([0.0, 0.5, 1.0, 3.0]),
+    unit=st.sampled_from(["line", "statement"]),
 )
-def test_property_any_seed_any_bias_stays_clean(path, seed, bias):
+def test_property_any_seed_any_bias_stays_clean(path, seed, bias, unit):
     source = path.read_text(encoding="utf-8")
-    config = SamplerConfig(indent_bias=bias)
+    config = SamplerConfig(indent_bias=bias, unit=unit)
     for edit_path in sample_edit_paths(source, samples=1, seed=seed, config=config):
         assert_well_formed(edit_path)
         assert verify_edit_path(source, edit_path).ok
@@ -106,9 +108,9 @@ def programs(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(source=programs(), seed=st.integers(min_value=0, max_value=1000))
-def test_property_generated_programs_stay_clean(source, seed):
-    check_program(source, samples=2, seed=seed)
+@given(source=programs(), seed=st.integers(min_value=0, max_value=1000), unit=st.sampled_from(["line", "statement"]))
+def test_property_generated_programs_stay_clean(source, seed, unit):
+    check_program(source, samples=2, seed=seed, config=SamplerConfig(unit=unit))
 
 
 # -- format and determinism ----------------------------------------------------------------
@@ -158,17 +160,20 @@ def test_config_hash_covers_every_setting():
         SamplerConfig(indent_bias=2.0).config_hash(),
         SamplerConfig(linter="none").config_hash(),
         SamplerConfig(max_lines=10).config_hash(),
+        SamplerConfig(unit="statement").config_hash(),
     }
-    assert len(hashes) == 4
+    assert len(hashes) == 5
     assert SamplerConfig().describe()["linter_version"]
 
 
-def test_exact_engine_relints_every_state_and_agrees_on_validity():
+@pytest.mark.parametrize("unit", ["line", "statement"])
+def test_exact_engine_relints_every_state_and_agrees_on_validity(unit):
     """The plain loop (real pyflakes after every deletion) is the reference the fast path is
     held to: both give paths that replay and lint clean, and both end at the same program."""
+    config = SamplerConfig(unit=unit)
     for path in CORPUS[:3]:
         source = path.read_text(encoding="utf-8")
-        analysed = analyse_program(source)
+        analysed = analyse_program(source, config)
         for engine in ("fast", "exact"):
-            (seq,) = sample_analysed(analysed, samples=1, seed=2, engine=engine)
-            assert verify_edit_path(source, seq.edit_path).ok, (path.name, engine)
+            (seq,) = sample_analysed(analysed, samples=1, seed=2, engine=engine, config=config)
+            assert verify_edit_path(source, seq.edit_path).ok, (path.name, unit, engine)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from lintseq_assets.core import analyse_program, sample_analysed
+from lintseq_assets.core import SamplerConfig, analyse_program, sample_analysed
 from lintseq_assets.core.sampler import _Deleter, _Picker, edit_sequence_from_groups
 
+STATEMENT = SamplerConfig(unit="statement")  # line units: tests/test_core_units.py
 
-def unit_texts(source: str) -> list[str]:
-    analysed = analyse_program(source)
+
+def unit_texts(source: str, config: SamplerConfig = STATEMENT) -> list[str]:
+    analysed = analyse_program(source, config)
     lines = analysed.program.lines
     return ["\n".join(lines[i] for i in unit) for unit in analysed.structure.unit_lines]
 
 
-def test_multiline_statements_and_strings_are_one_unit():
+def test_multiline_statements_and_strings_are_one_unit_in_statement_mode():
     source = 'x = {\n    "a": 1,\n    "b": 2,\n}\ns = """one\ntwo"""\ny = 1 + \\\n    2\nprint(x, s, y)\n'
     assert unit_texts(source) == [
         'x = {\n    "a": 1,\n    "b": 2,\n}',
@@ -40,7 +42,7 @@ def test_semicolons_and_one_liners_share_a_unit():
 
 def delete(source: str, unit_text: str) -> str:
     """Delete the unit whose text is `unit_text` with its consequences; return what is left."""
-    analysed = analyse_program(source)
+    analysed = analyse_program(source, STATEMENT)
     texts = unit_texts(source)
     deleter = _Deleter(analysed)
     deleter.delete(texts.index(unit_text), _Picker(analysed.weights))
