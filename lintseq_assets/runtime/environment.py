@@ -22,8 +22,11 @@ from pathlib import Path
 PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_SOURCES_FILE = PACKAGE_DATA / "sources.yaml"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The instance template: storage, telemetry, pools. Copied into DAGSTER_HOME when absent.
-DAGSTER_YAML_TEMPLATE = REPO_ROOT / "dagster.yaml"
+# The instance template: storage, telemetry, run limits. Copied into DAGSTER_HOME. It is package
+# data, not a dagster.yaml at the repository root: Dagster reads (or warns that it ignores) a
+# dagster.yaml in the working directory, and `dg dev` / `dagster dev` without DAGSTER_HOME
+# would then fail on its `env: DAGSTER_HOME` storage.
+DAGSTER_YAML_TEMPLATE = PACKAGE_DATA / "dagster.yaml"
 
 
 @dataclass(frozen=True)
