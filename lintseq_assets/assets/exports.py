@@ -21,6 +21,7 @@ from lintseq_assets.assets.sequences import edit_sequences, staged_config_hash
 from lintseq_assets.exports import ExportSettings, write_staged_exports
 from lintseq_assets.exports.staged import stage_from_warehouse
 from lintseq_assets.lineage.provenance import warehouse_lineage
+from lintseq_assets.platform.progress import Stage
 from lintseq_assets.platform.run_config import ExportsConfig
 from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
@@ -44,6 +45,7 @@ def training_exports(
     config_hash = config.config_hash or staged_config_hash(context)
     chosen_by = "run config" if config.config_hash else "last sampled (set config_hash to choose another)"
     settings = ExportSettings.from_dict({"config_hash": config_hash, **config.export})
+    progress = Stage(context, config_hash=config_hash, formats=",".join(settings.formats))
     # DuckDB selects, joins and sorts into scratch Parquet files a key range at a time; the
     # writer streams them, so neither side holds every edit path or program text at once.
     lintseq_settings.exports_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +60,8 @@ def training_exports(
         result = write_staged_exports(inputs, out_dir, settings, lineage)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    rows_by_format = {name: sum(by_split.values()) for name, by_split in result.counts["rows"].items()}
+    progress.done(**rows_by_format)
     metadata = {
         "dagster/row_count": sum(sum(by_split.values()) for by_split in result.counts["rows"].values()),
         "export_dir": MetadataValue.path(str(result.out_dir)),

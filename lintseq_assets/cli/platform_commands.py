@@ -49,6 +49,7 @@ def _run_settings(args: argparse.Namespace):
 def cmd_materialize(args: argparse.Namespace) -> int:
     from lintseq_assets.definitions import build_definitions
     from lintseq_assets.platform.instance import platform_environment
+    from lintseq_assets.platform.progress import print_to_stderr, set_console
     from lintseq_assets.platform.runner import materialize_all
 
     settings = load_settings()
@@ -57,6 +58,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     sources = Path(args.sources).resolve() if args.sources else settings.sources_file
     print(f"lintseq: materializing every asset (LINTSEQ_HOME={settings.home}, sources={sources})", file=sys.stderr)
     started = time.perf_counter()
+    set_console(print_to_stderr)  # one line per stage, and sampling's done/total, rate, ETA
     result = materialize_all(build_definitions(settings), settings, _run_settings(args).to_run_config(), log=lambda line: print(line, file=sys.stderr), sources_file=sources)
     elapsed = time.perf_counter() - started
     if not result.success:
