@@ -18,7 +18,6 @@ import argparse
 import csv
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -203,20 +202,12 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from lintseq_assets.platform.instance import platform_environment, prepare_dagster_home
+    from lintseq_assets.cli.ui import cmd_ui as run_ui
+    from lintseq_assets.cli.ui import exit_now
 
-    settings = load_settings()
-    prepare_dagster_home(settings)
-    command = [
-        str(Path(sys.executable).with_name("dagster")), "dev",
-        "-m", "lintseq_assets.definitions",
-        "-h", args.host, "-p", str(args.port),
-    ]
-    print(f"lintseq: Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home}); Ctrl-C stops it", file=sys.stderr)
-    try:
-        return subprocess.call(command, env=platform_environment(settings))
-    except KeyboardInterrupt:
-        return 0
+    # Once the UI's processes are gone there is nothing left to clean up here, and tearing
+    # down the Dagster modules this process imported takes seconds on a busy machine.
+    exit_now(run_ui(args))
 
 
 def add_platform_commands(sub: argparse._SubParsersAction) -> None:
