@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from resources.connect import connect_writer
+from resources.connect import connect_writer, mark_writing, writer_lock_path
 from resources.merge import MergeStats, merge, replace_table
 
 # A writer waits this many lock retries (backoff up to 5 s each: about 10 minutes) for readers
@@ -44,7 +44,7 @@ class Load:
 
 
 def lock_path(database: str | Path) -> Path:
-    return Path(f"{database}.writer.lock")
+    return writer_lock_path(database)
 
 
 @contextmanager
@@ -55,7 +55,11 @@ def write_lock(database: str | Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        mark_writing(database, True)  # readers of this process must not wait for it
+        try:
+            yield
+        finally:
+            mark_writing(database, False)
     finally:
         os.close(fd)  # closing the descriptor releases the lock, even if the process is killed
 

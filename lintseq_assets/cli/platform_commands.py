@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from lintseq_assets.runtime.environment import load_settings
+from lintseq_assets.runtime.environment import load_settings, sql_memory_limit
 
 SANDBOXED_READER = {"enable_external_access": False, "autoinstall_known_extensions": False, "autoload_known_extensions": False}
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "RELATION"}
@@ -146,7 +146,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     settings = load_settings()
     try:
         # Read-only is not enough: a SELECT could still read other files or fetch extensions.
-        conn = connect_reader(settings.warehouse_path, config=SANDBOXED_READER)
+        conn = connect_reader(settings.warehouse_path, config={**SANDBOXED_READER, "memory_limit": args.memory_limit})
     except WarehouseMissing as err:
         print(f"lintseq sql: {err}", file=sys.stderr)
         return 2
@@ -226,6 +226,8 @@ def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     sql.add_argument("query")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.add_argument("--max-width", type=int, default=60, help="cut table cells to this many characters")
+    sql.add_argument("--memory-limit", default=sql_memory_limit(),
+                     help="DuckDB memory cap for the query, e.g. 2GB (default LINTSEQ_SQL_MEMORY_LIMIT or 256MB)")
     sql.set_defaults(func=cmd_sql)
 
     lineage = sub.add_parser("lineage", help="the chain source record -> program -> sequences -> export rows of an id")

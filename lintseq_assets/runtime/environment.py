@@ -11,6 +11,8 @@ deep in the code reads `os.environ` behind anyone's back.
     LINTSEQ_REPLAY_CHECK_ROWS  sequences the replay check verifies; above it, a deterministic
                       sample (default 100: replaying and linting every state costs ~0.5 s each)
     DAGSTER_HOME      the Dagster instance (default $LINTSEQ_HOME/dagster)
+    LINTSEQ_SQL_MEMORY_LIMIT  DuckDB's memory cap for `lintseq sql` queries (default 256MB;
+                      `lintseq sql --memory-limit` overrides it)
 """
 
 from __future__ import annotations
@@ -78,3 +80,12 @@ def load_settings(environ: dict[str, str] | None = None) -> PlatformSettings:
     workers = _positive_int(env.get("LINTSEQ_WORKERS"), 2, "LINTSEQ_WORKERS")
     replay_rows = _positive_int(env.get("LINTSEQ_REPLAY_CHECK_ROWS"), 100, "LINTSEQ_REPLAY_CHECK_ROWS")
     return PlatformSettings(home=home, sources_file=sources, workers=workers, dagster_home=dagster_home, replay_check_rows=replay_rows)
+
+
+DEFAULT_SQL_MEMORY_LIMIT = "256MB"
+
+
+def sql_memory_limit(environ: dict[str, str] | None = None) -> str:
+    """The memory cap of ad-hoc `lintseq sql` queries (DuckDB syntax: 512MB, 4GB, 80%)."""
+    env = os.environ if environ is None else environ
+    return env.get("LINTSEQ_SQL_MEMORY_LIMIT") or DEFAULT_SQL_MEMORY_LIMIT
