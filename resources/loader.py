@@ -34,13 +34,19 @@ class Load:
 
     scope_sql: the rows of the table this load owns (they are deleted when not incoming);
         None is a pure upsert. replace: a report table without a key, replaced whole.
+    rows_sql None (`Load.delete`): no incoming rows, the scope's rows are deleted.
     """
 
     table: str
-    rows_sql: str
+    rows_sql: str | None
     scope_sql: str | None = None
     scope_params: tuple = ()
     replace: bool = False
+
+    @classmethod
+    def delete(cls, table: str, scope_sql: str, scope_params: tuple = ()) -> Load:
+        """Remove every row of `scope_sql` (over alias `t`): a source pruned from sources.yaml."""
+        return cls(table, None, scope_sql, tuple(scope_params))
 
 
 def lock_path(database: str | Path) -> Path:
@@ -75,7 +81,12 @@ def load(database: str | Path, loads: Sequence[Load], *, run_id: str, retries: i
         conn = connect_writer(database, retries=retries, config=config)
         try:
             for item in loads:
-                if item.replace:
+                if item.rows_sql is None:
+                    if not item.scope_sql:
+                        raise ValueError(f"a delete from {item.table} needs a scope")
+                    deleted = conn.execute(f"DELETE FROM {item.table} t WHERE {item.scope_sql}", list(item.scope_params)).fetchone()[0]
+                    stats.append(MergeStats(0, 0, 0, deleted))
+                elif item.replace:
                     rows = replace_table(conn, item.table, item.rows_sql, run_id=run_id)
                     stats.append(MergeStats(rows, rows, 0, 0))
                 else:

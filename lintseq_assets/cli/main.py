@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lintseq_assets.cli.curate import add_curate_command
 from lintseq_assets.cli.platform_commands import add_platform_commands
+from lintseq_assets.cli.prune import add_sources_command
 from lintseq_assets.core import SamplerConfig, verify_edit_path
 from lintseq_assets.runtime.files import write_jsonl_atomic
 from lintseq_assets.sampling.batch import ProgramInput, SampledProgram, sample_many
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_curate_command(sub)
     add_platform_commands(sub)
+    add_sources_command(sub)
     return parser
 
 

@@ -66,7 +66,16 @@ def cmd_materialize(args: argparse.Namespace) -> int:
               f"see `lintseq ui` or {settings.dagster_home}", file=sys.stderr)
         return 1
     print(_summary(settings, result.run_id, elapsed))
+    _print_unconfigured(settings, sources)
     return 0
+
+
+def _print_unconfigured(settings, sources: Path) -> None:
+    from lintseq_assets.cli.prune import unconfigured_note
+
+    note = unconfigured_note(settings, sources)
+    if note:
+        print("\n" + note)
 
 
 def _summary(settings, run_id: str, elapsed: float) -> str:

@@ -34,20 +34,11 @@ QUIET_WARNINGS = ("ignore::DeprecationWarning", "ignore::FutureWarning", "ignore
 
 def register_configured_sources(settings: PlatformSettings) -> list[str]:
     """The configured sources as partitions of the instance in DAGSTER_HOME (what the UI reads)."""
-    from dagster import DagsterInstance
-
+    from lintseq_assets.platform.instance import platform_instance
     from lintseq_assets.platform.partitions import register_sources
 
-    previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)  # dagster.yaml refers to it
-    try:
-        with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
-            return register_sources(instance, settings.home, settings.sources_file)
-    finally:
-        if previous is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = previous
+    with platform_instance(settings) as instance:
+        return register_sources(instance, settings.home, settings.sources_file)
 
 
 def ui_environment(settings: PlatformSettings) -> dict[str, str]:
