@@ -43,3 +43,19 @@ def test_partitions_exist_before_the_webserver_starts(tmp_path, monkeypatch):
     assert seen["command"][1:3] == ["dev", "-m"] and seen["command"][0].endswith("/dg")  # dg dev: no supersession warning
     assert seen["cwd"] == settings.dagster_home  # no dagster.yaml of the working directory to ignore
     assert seen["env"]["DAGSTER_HOME"] == str(settings.dagster_home)
+
+
+def test_plain_dg_dev_gets_the_partitions_on_the_first_sensor_tick(tmp_path):
+    """Without `lintseq ui` (plain `dagster dev` / `dg dev`), the incoming_files sensor's first
+    tick registers the configured sources (README: reload the page after it)."""
+    from dagster import DagsterInstance, SensorResult, build_sensor_context
+
+    from lintseq_assets.definitions import build_definitions
+    from lintseq_assets.platform.sensors import INCOMING_SENSOR
+
+    settings = small_settings(tmp_path / "home", stdlib_limit=2, embedded_limit=2)
+    sensor = build_definitions(settings).resolve_sensor_def(INCOMING_SENSOR)
+    with DagsterInstance.ephemeral() as instance:
+        result = sensor(build_sensor_context(instance=instance))
+    assert isinstance(result, SensorResult) and not result.run_requests
+    assert sorted(result.dynamic_partitions_requests[0].partition_keys) == ["embedded", "local", "stdlib"]
