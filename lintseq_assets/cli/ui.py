@@ -41,10 +41,20 @@ def register_configured_sources(settings: PlatformSettings) -> list[str]:
         return register_sources(instance, settings.home, settings.sources_file)
 
 
-def ui_environment(settings: PlatformSettings) -> dict[str, str]:
+# Every process `lintseq ui` starts carries this variable (with this process's own value), so
+# the stop finds them all, even one its parent left behind with init as its new parent.
+SESSION_VARIABLE = "LINTSEQ_UI_SESSION"
+
+
+def session_token() -> str:
+    return f"{os.getpid()}-{time.time_ns()}"
+
+
+def ui_environment(settings: PlatformSettings, token: str = "") -> dict[str, str]:
     from lintseq_assets.platform.instance import platform_environment
 
     env = platform_environment(settings)
+    env[SESSION_VARIABLE] = token or session_token()
     extra = [w for w in QUIET_WARNINGS if w not in env.get("PYTHONWARNINGS", "")]
     env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS", ""), *extra]))
     return env
@@ -87,6 +97,23 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def with_token(token: str) -> list[int]:
+    """Live processes whose environment holds `SESSION_VARIABLE=token`."""
+    marker = f"{SESSION_VARIABLE}={token}".encode() + b"\0"
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                environ = handle.read() + b"\0"
+        except OSError:
+            continue
+        if marker in environ and _alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
@@ -104,9 +131,9 @@ def _signal(pids, sig) -> None:
             pass
 
 
-def stop_tree(proc: subprocess.Popen, grace: float = GRACE_SECONDS, limit: float = STOP_SECONDS) -> list[int]:
-    """Stop `proc` (a session leader) and everything under it; returns the pids still alive
-    (none, unless a process ignores SIGKILL)."""
+def stop_tree(proc: subprocess.Popen, grace: float = GRACE_SECONDS, limit: float = STOP_SECONDS, token: str = "") -> list[int]:
+    """Stop `proc` (a session leader) and everything under it (and every process carrying
+    `token`); returns the pids still alive (none, unless a process ignores SIGKILL)."""
     deadline = time.monotonic() + limit
     tree = [proc.pid, *descendants(proc.pid)]
     if proc.poll() is None:
@@ -116,6 +143,8 @@ def stop_tree(proc: subprocess.Popen, grace: float = GRACE_SECONDS, limit: float
     except subprocess.TimeoutExpired:
         pass
     tree += [p for p in descendants(proc.pid) if p not in tree]
+    if token:
+        tree += [p for p in with_token(token) if p not in tree]
     # Whatever is left: the process group (dagster dev's session) and every pid seen under it.
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -129,6 +158,10 @@ def stop_tree(proc: subprocess.Popen, grace: float = GRACE_SECONDS, limit: float
             pass
     while time.monotonic() < deadline and any(_alive(p) for p in tree):
         time.sleep(0.05)
+    if token:  # anything started after the first sweep
+        late = [p for p in with_token(token) if p not in tree]
+        _signal(late, signal.SIGKILL)
+        tree += late
     return [p for p in tree if _alive(p)]
 
 
@@ -162,12 +195,13 @@ def cmd_ui(args: argparse.Namespace) -> int:
     stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {sig: signal.signal(sig, stop) for sig in stops}
     proc = None
+    token = session_token()
     try:
         # Held back while the child starts, so a stop never lands between fork and `proc = ...`
         # (the child unblocks them before it runs dagster).
         signal.pthread_sigmask(signal.SIG_BLOCK, stops)
         try:
-            proc = subprocess.Popen(dagster_dev_command(args.host, args.port), env=ui_environment(settings),
+            proc = subprocess.Popen(dagster_dev_command(args.host, args.port), env=ui_environment(settings, token),
                                     cwd=settings.dagster_home, start_new_session=True,
                                     preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_UNBLOCK, stops))
         finally:
@@ -180,7 +214,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)
         if proc is not None:
-            left = stop_tree(proc)
+            left = stop_tree(proc, token=token)
             if left:
                 print(f"lintseq: processes {left} did not stop", file=sys.stderr)
         print("lintseq: Dagster UI stopped", file=sys.stderr)

@@ -37,7 +37,7 @@ def test_partitions_exist_before_the_webserver_starts(tmp_path, monkeypatch):
         return _Exited()
 
     monkeypatch.setattr(ui.subprocess, "Popen", popen)
-    monkeypatch.setattr(ui, "stop_tree", lambda proc: [])
+    monkeypatch.setattr(ui, "stop_tree", lambda proc, token="": [])
     assert ui.cmd_ui(argparse.Namespace(host="127.0.0.1", port=3999)) == 0
     assert seen["partitions"] == ["embedded", "local", "stdlib"]
     assert seen["command"][1:3] == ["dev", "-m"] and seen["command"][0].endswith("/dg")  # dg dev: no supersession warning
