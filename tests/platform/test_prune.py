@@ -31,7 +31,12 @@ def test_a_removed_source_is_named_in_the_summary_and_pruned_after_confirmation(
         assert main(["materialize", "-s", "1"]) == 0
     finally:
         set_console(None)
-    assert "No longer configured" not in capsys.readouterr().out
+    first = capsys.readouterr()
+    assert "No longer configured" not in first.out
+    # lintseq materialize shows where it is (issue 14, "Progress"): stage lines and sampling's progress.
+    for line in ("lintseq: raw_instructions[local]: started", "lintseq: edit_sequence_shards: started (programs_to_sample=",
+                 "lintseq: sampling: ", "lintseq: training_exports: done in "):
+        assert line in first.err, (line, first.err[-3000:])
     local = _rows(settings, "local")
     assert local["raw_instructions"] and local["edit_sequences"]
 
