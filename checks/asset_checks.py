@@ -110,6 +110,31 @@ def _run_check(asset: str, name: str, query: RunQuery, description: str, blockin
     return _check
 
 
+ScopedQuery = Callable[[duckdb.DuckDBPyConnection, sql_checks.Scope], CheckOutcome]
+
+
+def check_scope(context: AssetCheckExecutionContext) -> sql_checks.Scope:
+    """What the run wrote: its source partition (a partitioned asset's run), else its run id."""
+    partition = context.run.tags.get("dagster/partition")
+    if partition:
+        try:
+            return sql_checks.Scope.partition(partition)
+        except ValueError:
+            pass
+    return sql_checks.Scope.run(context.run.run_id)
+
+
+def _scoped_check(asset: str, name: str, query: ScopedQuery, description: str, blocking: bool) -> AssetChecksDefinition:
+    """A warehouse check over the rows this run wrote (`check_scope`), not the whole warehouse."""
+
+    @asset_check(asset=asset, name=name, description=description, blocking=blocking)
+    def _check(context: AssetCheckExecutionContext, warehouse: DuckDBResource) -> AssetCheckResult:
+        with read_connection(warehouse) as conn:
+            return to_result(query(conn, check_scope(context)))
+
+    return _check
+
+
 def _gx_check(table: str, sample_rows: int) -> AssetChecksDefinition:
     spec = SUITES[table]
 
@@ -164,36 +189,36 @@ def build_asset_checks(settings: CheckSettings = CheckSettings()) -> list[AssetC
         _warehouse_check("raw_instructions", "unique_record_id",
                          lambda c: sql_checks.unique_key(c, "raw_instructions"),
                          "record_id is unique", block),
-        _warehouse_check("raw_instructions", "required_values",
-                         lambda c: sql_checks.not_null(c, "raw_instructions"),
-                         "record_id and source are never null", block),
+        _scoped_check("raw_instructions", "required_values",
+                      lambda c, scope: sql_checks.not_null(c, "raw_instructions", scope=scope),
+                      "record_id and source are never null (in the run's partition)", block),
         _warehouse_check("programs", "unique_program_id",
                          lambda c: sql_checks.unique_key(c, "programs"),
                          "program_id is unique (one row per distinct normalised program)", block),
-        _warehouse_check("programs", "required_values",
-                         lambda c: sql_checks.not_null(c, "programs"),
-                         "program_id, record_id, source, program, n_lines are never null", block),
+        _scoped_check("programs", "required_values",
+                      lambda c, scope: sql_checks.not_null(c, "programs", scope=scope),
+                      "program_id, record_id, source, program, n_lines are never null (rows this run wrote)", block),
         _run_check("programs", "programs_parse",
                    lambda c, run_id: replay_checks.programs_parse(c, settings.parse_max_rows, run_id),
                    "every program parses, is normalised, and its program_id is its content hash", block),
         _warehouse_check("edit_sequences", "unique_sequence_id",
                          lambda c: sql_checks.unique_key(c, "edit_sequences"),
                          "sequence_id is unique", block),
-        _warehouse_check("edit_sequences", "required_values",
-                         lambda c: sql_checks.not_null(c, "edit_sequences"),
-                         "no nulls in the columns an export needs", block),
-        _warehouse_check("edit_sequences", "edit_counts",
-                         sql_checks.edit_counts,
-                         "n_edits >= 1 and n_edits = len(edit_path)", block),
+        _scoped_check("edit_sequences", "required_values",
+                      lambda c, scope: sql_checks.not_null(c, "edit_sequences", scope=scope),
+                      "no nulls in the columns an export needs (rows this run wrote)", block),
+        _scoped_check("edit_sequences", "edit_counts",
+                      lambda c, scope: sql_checks.edit_counts(c, scope=scope),
+                      "n_edits >= 1 and n_edits = len(edit_path) (rows this run wrote)", block),
         _warehouse_check("edit_sequences", "known_programs",
                          lambda c: sql_checks.orphans(c, "edit_sequences", "programs", "program_id"),
                          "every sequence's program is in programs", block),
-        _warehouse_check("edit_sequences", "config_hashes",
-                         lambda c: sql_checks.config_hashes(c, settings.allowed_hashes()),
-                         "every config_hash is a configured sampler's; sequence_id matches its parts", block),
-        _warehouse_check("edit_sequences", "edits_view",
-                         sql_checks.edits_view,
-                         "the edits view has steps 0..n_edits-1 adding exactly the program's lines", False),
+        _scoped_check("edit_sequences", "config_hashes",
+                      lambda c, scope: sql_checks.config_hashes(c, settings.allowed_hashes(), scope=scope),
+                      "every config_hash is a configured sampler's; sequence_id matches its parts (rows this run wrote)", block),
+        _scoped_check("edit_sequences", "edits_view",
+                      lambda c, scope: sql_checks.edits_view(c, scope=scope),
+                      "the edits view has steps 0..n_edits-1 adding exactly the program's lines (rows this run wrote)", False),
         _run_check("edit_sequences", "sequences_replay",
                    lambda c, run_id: replay_checks.sequences_replay(
                        c, settings.replay_max_rows, settings.configs_by_hash(), run_id),

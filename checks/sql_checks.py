@@ -1,7 +1,10 @@
 """Warehouse properties that plain SQL can decide: keys, nulls, counts, identities.
 
 Each function takes an open DuckDB connection (the caller opens it briefly, read-only) and
-returns a `CheckOutcome`. Table and column names are code constants, never user input, but
+returns a `CheckOutcome`. Row-wise checks take a `Scope`: the asset checks read what the run
+wrote (its run id) or its source partition, not the whole warehouse; uniqueness and
+referential integrity (`unique_key`, `orphans`) stay whole-table, since a duplicate or an
+orphan can be made by rows of any run. Table and column names are code constants, never user input, but
 they are still checked against an identifier pattern before being put into SQL.
 """
 
@@ -11,11 +14,13 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import duckdb
 
 from checks.outcome import EXAMPLES, CheckOutcome, preview
 from lintseq_assets.core import SamplerConfig, sequence_id
+from lintseq_assets.sources.keys import SourceKey
 from lintseq_assets.tables import KEYS, TABLES
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -35,6 +40,34 @@ def _ident(name: str) -> str:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"not a plain SQL identifier: {name!r}")
     return name
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows a check reads: what one run wrote (`Scope.run`), one source partition's rows
+    (`Scope.partition`), or the whole table (None). Conditions use bare column names."""
+
+    sql: str
+    params: tuple = ()
+    label: str = ""
+
+    @classmethod
+    def run(cls, run_id: str) -> Scope:
+        # The loader stamps run_id on every row a run inserted or changed.
+        return cls("run_id = ?", (run_id,), f"run {run_id}")
+
+    @classmethod
+    def partition(cls, key: str) -> Scope:
+        condition, params = SourceKey.parse(key).scope_sql(alias=None)
+        return cls(condition, tuple(params), f"partition {key}")
+
+
+def _where(scope: Scope | None, prefix: str = "WHERE") -> tuple[str, list]:
+    return (f" {prefix} ({scope.sql})", list(scope.params)) if scope else ("", [])
+
+
+def _scope_label(scope: Scope | None) -> str:
+    return scope.label if scope else "whole table"
 
 
 def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -75,49 +108,54 @@ def unique_key(conn: duckdb.DuckDBPyConnection, table: str, key: str | None = No
 
 
 def not_null(
-    conn: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str] | None = None
+    conn: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str] | None = None, scope: Scope | None = None
 ) -> CheckOutcome:
-    """Required columns hold a value on every row."""
+    """Required columns hold a value on every row (of `scope`)."""
     columns = tuple(columns or REQUIRED_COLUMNS[table])
     if not table_exists(conn, table):
         return _missing_table(table)
     t = _ident(table)
     selects = ", ".join(f"count(*) FILTER (WHERE {_ident(c)} IS NULL)" for c in columns)
-    row = conn.execute(f"SELECT count(*), {selects} FROM {t}").fetchone()
+    where, params = _where(scope)
+    row = conn.execute(f"SELECT count(*), {selects} FROM {t}{where}", params).fetchone()
     total, counts = row[0], dict(zip(columns, row[1:], strict=True))
     bad = {c: n for c, n in counts.items() if n}
     key = PRIMARY_KEYS.get(table)
     examples: list[str] = []
     if bad and key:
-        where = " OR ".join(f"{_ident(c)} IS NULL" for c in bad)
+        nulls = " OR ".join(f"{_ident(c)} IS NULL" for c in bad)
+        in_scope, _ = _where(scope, "AND")
         examples = [
-            str(r[0]) for r in conn.execute(f"SELECT {_ident(key)} FROM {t} WHERE {where} LIMIT ?", [EXAMPLES]).fetchall()
+            str(r[0]) for r in conn.execute(f"SELECT {_ident(key)} FROM {t} WHERE ({nulls}){in_scope} LIMIT ?", [*params, EXAMPLES]).fetchall()
         ]
     return CheckOutcome(
         not bad,
         f"no nulls in {', '.join(columns)}" if not bad else f"nulls in {table}: " + ", ".join(f"{c}={n}" for c, n in bad.items()),
-        {"rows": total, "null_counts": {c: int(n) for c, n in counts.items()}, "examples": examples},
+        {"rows": total, "scope": _scope_label(scope), "null_counts": {c: int(n) for c, n in counts.items()}, "examples": examples},
     )
 
 
-def edit_counts(conn: duckdb.DuckDBPyConnection) -> CheckOutcome:
+def edit_counts(conn: duckdb.DuckDBPyConnection, scope: Scope | None = None) -> CheckOutcome:
     """`n_edits >= 1` and `n_edits = len(edit_path)`: an empty or miscounted path trains nothing."""
     if not table_exists(conn, "edit_sequences"):
         return _missing_table("edit_sequences")
-    total = conn.execute("SELECT count(*) FROM edit_sequences").fetchone()[0]
-    condition = "n_edits IS NULL OR n_edits < 1 OR edit_path IS NULL OR n_edits <> len(edit_path)"
-    n_bad = conn.execute(f"SELECT count(*) FROM edit_sequences WHERE {condition}").fetchone()[0]
+    where, params = _where(scope)
+    in_scope, _ = _where(scope, "AND")
+    total = conn.execute(f"SELECT count(*) FROM edit_sequences{where}", params).fetchone()[0]
+    condition = f"(n_edits IS NULL OR n_edits < 1 OR edit_path IS NULL OR n_edits <> len(edit_path)){in_scope}"
+    n_bad = conn.execute(f"SELECT count(*) FROM edit_sequences WHERE {condition}", params).fetchone()[0]
     examples = conn.execute(
         f"SELECT sequence_id, n_edits, len(edit_path) FROM edit_sequences WHERE {condition} "
         "ORDER BY sequence_id LIMIT ?",
-        [EXAMPLES],
+        [*params, EXAMPLES],
     ).fetchall()
-    stats = conn.execute("SELECT min(n_edits), max(n_edits), avg(n_edits) FROM edit_sequences").fetchone()
+    stats = conn.execute(f"SELECT min(n_edits), max(n_edits), avg(n_edits) FROM edit_sequences{where}", params).fetchone()
     return CheckOutcome(
         n_bad == 0,
         "every sequence has n_edits >= 1 equal to len(edit_path)" if n_bad == 0 else f"{n_bad} sequences with a bad n_edits",
         {
             "rows": total,
+            "scope": _scope_label(scope),
             "bad_rows": n_bad,
             "min_n_edits": stats[0],
             "max_n_edits": stats[1],
@@ -151,7 +189,9 @@ def registered_configs(conn: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     return found
 
 
-def config_hashes(conn: duckdb.DuckDBPyConnection, allowed: set[str], trust_registered: bool = True) -> CheckOutcome:
+def config_hashes(
+    conn: duckdb.DuckDBPyConnection, allowed: set[str], trust_registered: bool = True, scope: Scope | None = None
+) -> CheckOutcome:
     """Every sequence was sampled with a known config, and its sequence_id says so.
 
     Known: in `allowed` (the configured samplers) or registered in `sampler_configs` with a
@@ -164,13 +204,14 @@ def config_hashes(conn: duckdb.DuckDBPyConnection, allowed: set[str], trust_regi
         return _missing_table("edit_sequences")
     registered = registered_configs(conn) if trust_registered else {}
     allowed = set(allowed) | set(registered)
+    where, params = _where(scope)
     per_hash = dict(
-        conn.execute("SELECT config_hash, count(*) FROM edit_sequences GROUP BY config_hash ORDER BY 1").fetchall()
+        conn.execute(f"SELECT config_hash, count(*) FROM edit_sequences{where} GROUP BY config_hash ORDER BY 1", params).fetchall()
     )
     unknown = {h: n for h, n in per_hash.items() if h not in allowed}
     mismatched: list[str] = []
     n_mismatched = 0
-    cursor = conn.execute("SELECT sequence_id, program_id, config_hash, sample_index FROM edit_sequences")
+    cursor = conn.execute(f"SELECT sequence_id, program_id, config_hash, sample_index FROM edit_sequences{where}", params)
     while batch := cursor.fetchmany(10_000):
         for sid, pid, chash, index in batch:
             if None in (sid, pid, chash, index) or sequence_id(pid, chash, index) != sid:
@@ -187,6 +228,7 @@ def config_hashes(conn: duckdb.DuckDBPyConnection, allowed: set[str], trust_regi
         passed,
         "config hashes known and sequence ids consistent" if passed else "; ".join(problems),
         {
+            "scope": _scope_label(scope),
             "sequences_per_config_hash": {str(h): int(n) for h, n in per_hash.items()},
             "allowed_config_hashes": sorted(allowed),
             "unknown_config_hash_rows": int(sum(unknown.values())),
@@ -214,26 +256,29 @@ def orphans(
     )
 
 
-def edits_view(conn: duckdb.DuckDBPyConnection) -> CheckOutcome:
+def edits_view(conn: duckdb.DuckDBPyConnection, scope: Scope | None = None) -> CheckOutcome:
     """The `edits` view agrees with `edit_sequences`: steps 0..n_edits-1, and the lines they add
     sum to the program's n_lines (a path inserts every line exactly once)."""
     for name in ("edits", "edit_sequences", "programs"):
         if not table_exists(conn, name):
             return _missing_table(name)
-    query = """
-        WITH per AS (
+    # The scope's sequences only: exploding every edit path of the warehouse is the costly part.
+    where, params = _where(scope)
+    query = f"""
+        WITH scoped AS (SELECT sequence_id, program_id, n_edits FROM edit_sequences{where}),
+        per AS (
             SELECT sequence_id, count(*) AS steps, min(step) AS first, max(step) AS last,
                    sum(lines_added) AS added
-            FROM edits GROUP BY sequence_id)
+            FROM edits WHERE sequence_id IN (SELECT sequence_id FROM scoped) GROUP BY sequence_id)
         SELECT s.sequence_id, s.n_edits, per.steps, per.first, per.last, per.added, p.n_lines
-        FROM edit_sequences s
+        FROM scoped s
         LEFT JOIN per USING (sequence_id)
         LEFT JOIN programs p USING (program_id)
         WHERE per.steps IS NULL OR per.steps <> s.n_edits OR per.first <> 0
            OR per.last <> s.n_edits - 1 OR per.added IS DISTINCT FROM p.n_lines
         ORDER BY s.sequence_id"""
     # Counted as they stream: a broken load could disagree on every row.
-    cursor = conn.execute(query)
+    cursor = conn.execute(query, params)
     n_bad, examples = 0, []
     while batch := cursor.fetchmany(10_000):
         n_bad += len(batch)
@@ -244,5 +289,5 @@ def edits_view(conn: duckdb.DuckDBPyConnection) -> CheckOutcome:
     return CheckOutcome(
         not n_bad,
         "edits view matches every sequence" if not n_bad else f"{n_bad} sequences disagree with the edits view",
-        {"bad_sequences": n_bad, "examples": examples},
+        {"bad_sequences": n_bad, "scope": _scope_label(scope), "examples": examples},
     )

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from resources.connect import connect_writer
+from resources.connect import connect_writer, mark_writing, writer_lock_path
 from resources.merge import MergeStats, merge, replace_table
 
 # A writer waits this many lock retries (backoff up to 5 s each: about 10 minutes) for readers
@@ -34,17 +34,23 @@ class Load:
 
     scope_sql: the rows of the table this load owns (they are deleted when not incoming);
         None is a pure upsert. replace: a report table without a key, replaced whole.
+    rows_sql None (`Load.delete`): no incoming rows, the scope's rows are deleted.
     """
 
     table: str
-    rows_sql: str
+    rows_sql: str | None
     scope_sql: str | None = None
     scope_params: tuple = ()
     replace: bool = False
 
+    @classmethod
+    def delete(cls, table: str, scope_sql: str, scope_params: tuple = ()) -> Load:
+        """Remove every row of `scope_sql` (over alias `t`): a source pruned from sources.yaml."""
+        return cls(table, None, scope_sql, tuple(scope_params))
+
 
 def lock_path(database: str | Path) -> Path:
-    return Path(f"{database}.writer.lock")
+    return writer_lock_path(database)
 
 
 @contextmanager
@@ -55,7 +61,11 @@ def write_lock(database: str | Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        mark_writing(database, True)  # readers of this process must not wait for it
+        try:
+            yield
+        finally:
+            mark_writing(database, False)
     finally:
         os.close(fd)  # closing the descriptor releases the lock, even if the process is killed
 
@@ -71,7 +81,12 @@ def load(database: str | Path, loads: Sequence[Load], *, run_id: str, retries: i
         conn = connect_writer(database, retries=retries, config=config)
         try:
             for item in loads:
-                if item.replace:
+                if item.rows_sql is None:
+                    if not item.scope_sql:
+                        raise ValueError(f"a delete from {item.table} needs a scope")
+                    deleted = conn.execute(f"DELETE FROM {item.table} t WHERE {item.scope_sql}", list(item.scope_params)).fetchone()[0]
+                    stats.append(MergeStats(0, 0, 0, deleted))
+                elif item.replace:
                     rows = replace_table(conn, item.table, item.rows_sql, run_id=run_id)
                     stats.append(MergeStats(rows, rows, 0, 0))
                 else:

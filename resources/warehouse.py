@@ -24,7 +24,7 @@ from resources.merge import MergeStats
 class WarehouseResource(DuckDBResource):
     """DuckDB at `database` (`$LINTSEQ_HOME/lintseq.duckdb` by default)."""
 
-    lock_retries: int = Field(default=12, description="How often a reader retries a lock conflict (exponential backoff, ~30 s in all).")
+    lock_retries: int = Field(default=12, description="How often get_connection() retries a lock conflict (exponential backoff, ~30 s in all); readers wait for the writer instead (resources.connect.READER_WAIT_SECONDS).")
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

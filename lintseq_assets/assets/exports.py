@@ -13,14 +13,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, DataVersion, MaterializeResult, MetadataValue, asset
 
 from lintseq_assets.assets.automation import FOLLOW_UPSTREAM
 from lintseq_assets.assets.metadata import markdown_table
 from lintseq_assets.assets.sequences import edit_sequences, staged_config_hash
 from lintseq_assets.exports import ExportSettings, write_staged_exports
+from lintseq_assets.exports.manifest import content_version
 from lintseq_assets.exports.staged import stage_from_warehouse
 from lintseq_assets.lineage.provenance import warehouse_lineage
+from lintseq_assets.platform.progress import Stage
 from lintseq_assets.platform.run_config import ExportsConfig
 from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
@@ -44,6 +46,7 @@ def training_exports(
     config_hash = config.config_hash or staged_config_hash(context)
     chosen_by = "run config" if config.config_hash else "last sampled (set config_hash to choose another)"
     settings = ExportSettings.from_dict({"config_hash": config_hash, **config.export})
+    progress = Stage(context, config_hash=config_hash, formats=",".join(settings.formats))
     # DuckDB selects, joins and sorts into scratch Parquet files a key range at a time; the
     # writer streams them, so neither side holds every edit path or program text at once.
     lintseq_settings.exports_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +61,11 @@ def training_exports(
         result = write_staged_exports(inputs, out_dir, settings, lineage)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    version = content_version(result.manifest_path)
+    rows_by_format = {name: sum(by_split.values()) for name, by_split in result.counts["rows"].items()}
+    progress.done(**rows_by_format, data_version=version)
     metadata = {
+        "data_version": version,
         "dagster/row_count": sum(sum(by_split.values()) for by_split in result.counts["rows"].values()),
         "export_dir": MetadataValue.path(str(result.out_dir)),
         "config_hash": result.config_hash,
@@ -75,7 +82,7 @@ def training_exports(
         metadata[f"plot_{plot.stem}"] = MetadataValue.path(str(plot))
     if result.plots:
         metadata["plots"] = MetadataValue.md(_inline_images(result.plots))
-    return MaterializeResult(metadata=metadata)
+    return MaterializeResult(data_version=DataVersion(version), metadata=metadata)
 
 
 def _inline_images(paths, max_bytes: int = 300_000) -> str:

@@ -30,6 +30,7 @@ from lintseq_assets.curation.pipeline import PROGRAM_COLUMNS
 from lintseq_assets.curation.records import record_settings_hash
 from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markdown, step_stats
 from lintseq_assets.curation.selection import select_programs
+from lintseq_assets.platform.progress import Stage
 from lintseq_assets.platform.run_config import ProgramsConfig, run_settings_metadata
 from lintseq_assets.runtime.staging import write_partition
 from resources.loader import Load
@@ -82,6 +83,7 @@ def programs(
     lintseq_settings: SettingsResource,
 ) -> MaterializeResult:
     started = time.perf_counter()
+    progress = Stage(context)
     config, _ = config.with_last_run(context.instance)
     settings = CurationSettings.from_dict(config.curation or {})
     with warehouse.read_connection() as conn:
@@ -131,6 +133,7 @@ def programs(
         lines = dict(conn.execute("SELECT n_lines, count(*) FROM programs GROUP BY n_lines").fetchall())
         sample = conn.sql("SELECT program_id, record_id, instruction, program, n_lines FROM programs ORDER BY program_id LIMIT 5").pl()
     by_reason = reasons(rejects_df)
+    progress.done(records=n_in, programs=selection.kept.height, rejects=rejects_df.height, pending=pending or None)
     return MaterializeResult(
         data_version=DataVersion(version),
         metadata={

@@ -27,6 +27,7 @@ from dagster import (
 from lintseq_assets.assets.metadata import counts_table, preview
 from lintseq_assets.assets.rejects import reasons, rejects_frame
 from lintseq_assets.platform.partitions import SOURCE_PARTITIONS, sources_file_for_partition
+from lintseq_assets.platform.progress import Stage
 from lintseq_assets.platform.run_config import RawInstructionsConfig
 from lintseq_assets.runtime.staging import ShardWriter, safe_component, write_partition
 from lintseq_assets.sources.ingest import (
@@ -93,6 +94,7 @@ def raw_instructions(
     if len(specs) != 1:
         raise SourceConfigError(f"partition {source_key.key!r}: {sources_file} does not define source {source_key.name!r}")
     spec = specs[0]
+    progress = Stage(context, loader=spec.loader)
     staging = lintseq_settings.staging_dir
     rejects: list[dict] = []
     problems: list[str] = []
@@ -122,6 +124,8 @@ def raw_instructions(
         sample = conn.sql(f"SELECT record_id, source, instruction, response FROM raw_instructions WHERE {where} ORDER BY record_id LIMIT 5", params=params).pl()
         version = table_fingerprint(conn, "raw_instructions", ("record_id", "source_revision", "instruction", "response"), where, params)
     by_reason = reasons(rejects_df)
+    progress.done(rows_read=staged[0].rows if staged else 0, rows_in_partition=rows, rejects=rejects_df.height,
+                  unavailable=True if staged is None else None)
     return MaterializeResult(
         data_version=DataVersion(version),
         metadata={

@@ -29,6 +29,7 @@ from lintseq_assets.assets.automation import FOLLOW_UPSTREAM
 from lintseq_assets.assets.metadata import counts_table, histogram_from_counts, preview
 from lintseq_assets.assets.programs import programs
 from lintseq_assets.assets.rejects import reasons, rejects_frame, stage_rejects
+from lintseq_assets.platform.progress import Stage, Ticker
 from lintseq_assets.platform.run_config import SamplingConfig, run_settings_metadata
 from lintseq_assets.runtime.executors import make_executor
 from lintseq_assets.runtime.staging import ShardWriter, wait_for_partition, write_partition
@@ -96,6 +97,8 @@ def edit_sequence_shards(
         plan = plan_sampling(conn, staging, config_hash, config.samples, config.seed, incremental=config.incremental)
     n_todo = plan.n_todo
     context.log.info(f"config {config_hash}: {n_todo} programs to sample, {plan.skipped} already sampled (skipped)")
+    progress = Stage(context, programs_to_sample=n_todo, already_sampled=plan.skipped, samples_each=config.samples, workers=workers)
+    ticker = Ticker(context, "sampling", n_todo)
 
     # Results come back in input order, so the provenance of the programs in flight waits in a
     # queue (bounded by the executor's chunks in flight) instead of a map of every program.
@@ -136,11 +139,11 @@ def edit_sequence_shards(
                 edit_counts.update(r["n_edits"] for r in rows)
                 batch.extend(rows)
             fingerprint.add(expected_id, origin.record_id, origin.source, origin.source_revision, origin.source_row, outcome)
+            ticker.update(n_done, force=n_done == n_todo)
             if n_done % config.shard_programs == 0:
                 writer.write(pl.DataFrame(batch, schema=SEQUENCE_SCHEMA))
                 ledger.write(ledger_frame(outcomes, config_hash, config.samples, config.seed))
                 batch, outcomes = [], []
-                context.log.info(f"sampled {n_done}/{n_todo} programs")
     finally:
         plan.discard()
     writer.write(pl.DataFrame(batch, schema=SEQUENCE_SCHEMA))
@@ -153,6 +156,7 @@ def edit_sequence_shards(
     write_partition(staging, "sampler_configs", config_hash, [pl.DataFrame([{"config_hash": config_hash, "description": json.dumps(described, sort_keys=True)}])])
     seconds = time.perf_counter() - started
     version = fingerprint.hexdigest()
+    progress.done(programs_sampled=n_programs, sequences=staged.rows, rejects=rejects_df.height)
     return MaterializeResult(
         data_version=DataVersion(version),
         metadata={
@@ -203,6 +207,7 @@ def edit_sequences(
 ) -> MaterializeResult:
     started = time.perf_counter()
     config_hash = staged_config_hash(context)
+    progress = Stage(context, config_hash=config_hash)
     staging = lintseq_settings.staging_dir
     sequences = wait_for_partition(staging, "edit_sequences", config_hash)
     rejected = wait_for_partition(staging, "rejects", "edit_sequences")
@@ -240,6 +245,7 @@ def edit_sequences(
         ).pl()
         by_reason = dict(conn.execute("SELECT reason, count(*) FROM rejects WHERE asset = 'edit_sequences' GROUP BY reason").fetchall())
         version = table_fingerprint(conn, "edit_sequences", ("sequence_id", "config_hash", *PROVENANCE))
+    progress.done(sequences_for_config=this_config[0], programs=this_config[1], inserted=merged.inserted, deleted=merged.deleted)
     return MaterializeResult(
         data_version=DataVersion(version),
         metadata={

@@ -33,6 +33,7 @@ from lintseq_assets.curation.records import (
 )
 from lintseq_assets.curation.report import funnel_frame, funnel_markdown
 from lintseq_assets.platform.partitions import SOURCE_PARTITIONS
+from lintseq_assets.platform.progress import Stage
 from lintseq_assets.platform.run_config import SourceProgramsConfig, run_settings_metadata
 from lintseq_assets.runtime.executors import make_executor
 from lintseq_assets.runtime.staging import ShardWriter, safe_component, write_partition
@@ -105,6 +106,7 @@ def source_programs(
     scratch = staging / "scratch" / f"raw-{part}-{context.run.run_id}.parquet"
     with warehouse.read_connection() as conn:
         n_in = _copy_raw(conn, where, params, scratch)
+    progress = Stage(context, records=n_in)
     try:
         for batch in curate_records(_raw_pages(scratch), settings, executor):
             buffered.append(batch.candidates)
@@ -140,6 +142,7 @@ def source_programs(
         version = table_fingerprint(conn, "candidates", ("record_id", "program_id", "instruction", "curation_hash", "contamination"), where, params)
     funnel = funnel_markdown(funnel_frame(stats))
     context.log.info(f"source {source_key.key}: {n_in} records -> {n_candidates} candidates\n{funnel}")
+    progress.done(records=n_in, candidates=n_candidates, rejects=rejects_df.height)
     return MaterializeResult(
         data_version=DataVersion(version),
         metadata={

@@ -182,9 +182,11 @@ def build_parser(platform: bool = True) -> argparse.ArgumentParser:
         from lintseq_assets.cli.curate import add_curate_command
         from lintseq_assets.cli.evaluate import add_evaluation_commands
         from lintseq_assets.cli.platform_commands import add_platform_commands
+        from lintseq_assets.cli.prune import add_sources_command
 
         add_curate_command(sub)
         add_platform_commands(sub)
+        add_sources_command(sub)
         add_evaluation_commands(sub)  # decode, eval (lintseq_assets/cli/evaluate.py)
     return parser
 

@@ -19,14 +19,13 @@ import argparse
 import csv
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from lintseq_assets.cli.errors import positive_int
 from lintseq_assets.cli.invocation import cli_command, warehouse_missing
-from lintseq_assets.runtime.environment import load_settings
+from lintseq_assets.runtime.environment import load_settings, sql_memory_limit
 
 SANDBOXED_READER = {"enable_external_access": False, "autoinstall_known_extensions": False, "autoload_known_extensions": False}
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "RELATION"}
@@ -61,11 +60,13 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
     from lintseq_assets.definitions import build_definitions
     from lintseq_assets.platform.instance import platform_environment
+    from lintseq_assets.platform.progress import print_to_stderr, set_console
     from lintseq_assets.platform.runner import materialize_all
     # Children (sampling workers) resolve the same places as this process.
     os.environ.update({k: v for k, v in platform_environment(settings).items() if k.startswith("LINTSEQ_")})
     print(f"lintseq: materializing every asset (LINTSEQ_HOME={settings.home}, sources={sources})", file=sys.stderr)
     started = time.perf_counter()
+    set_console(print_to_stderr)  # one line per stage, and sampling's done/total, rate, ETA
     result = materialize_all(build_definitions(settings), settings, run_config, log=lambda line: print(line, file=sys.stderr), sources_file=sources)
     elapsed = time.perf_counter() - started
     if not result.success:
@@ -73,7 +74,16 @@ def cmd_materialize(args: argparse.Namespace) -> int:
               f"step logs: `{cli_command(settings)} ui` or {settings.dagster_home}", file=sys.stderr)
         return 1
     print(_summary(settings, result.run_id, elapsed))
+    _print_unconfigured(settings, sources)
     return 0
+
+
+def _print_unconfigured(settings, sources: Path) -> None:
+    from lintseq_assets.cli.prune import unconfigured_note
+
+    note = unconfigured_note(settings, sources)
+    if note:
+        print("\n" + note)
 
 
 def _summary(settings, run_id: str, elapsed: float) -> str:
@@ -166,7 +176,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     settings = load_settings()
     try:
         # Read-only is not enough: a SELECT could still read other files or fetch extensions.
-        conn = connect_reader(settings.warehouse_path, config=SANDBOXED_READER)
+        conn = connect_reader(settings.warehouse_path, config={**SANDBOXED_READER, "memory_limit": args.memory_limit})
     except WarehouseMissing:
         print(f"lintseq sql: {warehouse_missing(settings)}", file=sys.stderr)
         return 2
@@ -222,20 +232,12 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from lintseq_assets.platform.instance import platform_environment, prepare_dagster_home
+    from lintseq_assets.cli.ui import cmd_ui as run_ui
+    from lintseq_assets.cli.ui import exit_now
 
-    settings = load_settings()
-    prepare_dagster_home(settings)
-    command = [
-        str(Path(sys.executable).with_name("dagster")), "dev",
-        "-m", "lintseq_assets.definitions",
-        "-h", args.host, "-p", str(args.port),
-    ]
-    print(f"lintseq: Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home}); Ctrl-C stops it", file=sys.stderr)
-    try:
-        return subprocess.call(command, env=platform_environment(settings))
-    except KeyboardInterrupt:
-        return 0
+    # Once the UI's processes are gone there is nothing left to clean up here, and tearing
+    # down the Dagster modules this process imported takes seconds on a busy machine.
+    exit_now(run_ui(args))
 
 
 def add_platform_commands(sub: argparse._SubParsersAction) -> None:
@@ -262,6 +264,8 @@ def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     sql.add_argument("query")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
     sql.add_argument("--max-width", type=int, default=60, help="cut table cells to this many characters")
+    sql.add_argument("--memory-limit", default=sql_memory_limit(),
+                     help="DuckDB memory cap for the query, e.g. 2GB (default LINTSEQ_SQL_MEMORY_LIMIT or 256MB)")
     sql.set_defaults(func=cmd_sql)
 
     lineage = sub.add_parser("lineage", help="the chain source record -> program -> sequences -> export rows of an id")

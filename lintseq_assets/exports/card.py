@@ -131,15 +131,24 @@ def write_plots(stats: ExportStats, folder: Path) -> list[Path]:
     ]
 
 
-def _size_category(rows: int) -> str:
+def size_category(rows: int) -> str:
+    """The Hub's `size_categories` label for a dataset of `rows` examples."""
     for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
         if rows < bound:
             return label
     return "10M<n<100M"
 
 
+def dataset_rows(counts: dict) -> int:
+    """The number of examples the card's `size_categories` describes: the largest config's rows
+    over all its splits. Every format is a view of the same sequences, so adding the formats up
+    would count each example once per format (597 rows in two formats read as 1K<n<10K)."""
+    return max((sum(by_split.values()) for by_split in counts["rows"].values()), default=0)
+
+
 def card_header(settings: ExportSettings, data_files: dict[str, dict[str, list[Path]]], root: Path, total_rows: int) -> dict:
-    """The Hub card metadata; `configs` maps each format to its shards by split."""
+    """The Hub card metadata; `configs` maps each format to its shards by split; `total_rows`
+    is `dataset_rows(counts)`."""
     configs = []
     for name, by_split in data_files.items():
         if not by_split:
@@ -155,7 +164,7 @@ def card_header(settings: ExportSettings, data_files: dict[str, dict[str, list[P
         "language": ["en", "code"],
         "task_categories": ["text-generation"],
         "tags": TAGS,
-        "size_categories": [_size_category(total_rows)],
+        "size_categories": [size_category(total_rows)],
         "configs": configs,
     }
 
@@ -193,8 +202,7 @@ def _format_table(settings: ExportSettings, counts: dict) -> list[str]:
 
 
 def render_card(*, settings: ExportSettings, config_hash: str, counts: dict, stats: ExportStats, data_files: dict, plots: list[Path], root: Path, lineage: dict) -> str:
-    total_rows = sum(sum(by.values()) for by in counts["rows"].values())
-    header = yaml.safe_dump(card_header(settings, data_files, root, total_rows), sort_keys=False, allow_unicode=True)
+    header = yaml.safe_dump(card_header(settings, data_files, root, dataset_rows(counts)), sort_keys=False, allow_unicode=True)
     first = next((n for n, by in data_files.items() if by), settings.formats[0])
     out = ["---", header.rstrip(), "---", "", f"# LintSeq edit sequences: `{settings.name}`", "", METHOD, ""]
     out += ["## Loading", "", "```python", "from datasets import load_dataset", "",

@@ -67,6 +67,20 @@ def write_manifest(root: Path, *, settings: dict, lineage: dict, counts: dict, c
     return path
 
 
+def content_version(manifest_path: Path) -> str:
+    """The export's data version: a hash of what a trainer reads (config, settings, format
+    version and every Parquet data file's sha256), not of when or by which run it was made,
+    so re-exporting the same sequences gives the same version and any changed row a new one."""
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    content = {
+        "config_hash": manifest["config_hash"],
+        "export_format": manifest["code_version"]["export_format"],
+        "settings": manifest["settings"],
+        "files": sorted((e["path"], e["sha256"]) for e in manifest["files"] if e["path"].endswith(".parquet")),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
 def verify_manifest(root: Path) -> list[str]:
     """Problems found checking the files against the manifest (empty when all match)."""
     manifest = json.loads((root / MANIFEST_NAME).read_text(encoding="utf-8"))

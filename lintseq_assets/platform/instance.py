@@ -9,6 +9,8 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lintseq_assets.runtime.environment import DAGSTER_YAML_TEMPLATE, PlatformSettings
@@ -51,6 +53,24 @@ def _create_storage(home: Path) -> None:
     try:
         with DagsterInstance.from_config(str(home)) as instance:
             instance.get_runs(limit=1)
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+
+
+@contextmanager
+def platform_instance(settings: PlatformSettings) -> Iterator:
+    """The Dagster instance in DAGSTER_HOME (prepared first), the one the UI and runs use."""
+    from dagster import DagsterInstance
+
+    home = prepare_dagster_home(settings)
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)  # dagster.yaml refers to it
+    try:
+        with DagsterInstance.from_config(str(home)) as instance:
+            yield instance
     finally:
         if previous is None:
             os.environ.pop("DAGSTER_HOME", None)

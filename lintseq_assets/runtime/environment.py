@@ -13,6 +13,8 @@ deep in the code reads `os.environ` behind anyone's back.
     LINTSEQ_REPLAY_CHECK_ROWS  sequences the replay check verifies; above it, a deterministic
                       sample (default 100: replaying and linting every state costs ~0.5 s each)
     DAGSTER_HOME      the Dagster instance (default $LINTSEQ_HOME/dagster)
+    LINTSEQ_SQL_MEMORY_LIMIT  DuckDB's memory cap for `lintseq sql` queries (default 256MB;
+                      `lintseq sql --memory-limit` overrides it)
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from lintseq_assets.runtime.config_errors import ConfigError
 PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_SOURCES_FILE = PACKAGE_DATA / "sources.yaml"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The instance template: storage, telemetry, pools. Copied into DAGSTER_HOME when absent.
+# The instance template: storage, telemetry, run limits. Copied into DAGSTER_HOME. It is package
+# data, not a dagster.yaml at the repository root: Dagster reads (or warns that it ignores) a
+# dagster.yaml in the working directory, and `dg dev` / `dagster dev` without DAGSTER_HOME
+# would then fail on its `env: DAGSTER_HOME` storage.
 DAGSTER_YAML_TEMPLATE = REPO_ROOT / "dagster.yaml"
 
 
@@ -102,3 +107,12 @@ def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None
     return PlatformSettings(
         home=home, sources_file=sources, workers=workers, dagster_home=dagster_home, replay_check_rows=replay_rows, home_origin=origin
     )
+
+
+DEFAULT_SQL_MEMORY_LIMIT = "256MB"
+
+
+def sql_memory_limit(environ: dict[str, str] | None = None) -> str:
+    """The memory cap of ad-hoc `lintseq sql` queries (DuckDB syntax: 512MB, 4GB, 80%)."""
+    env = os.environ if environ is None else environ
+    return env.get("LINTSEQ_SQL_MEMORY_LIMIT") or DEFAULT_SQL_MEMORY_LIMIT

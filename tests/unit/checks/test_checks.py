@@ -311,3 +311,31 @@ def test_missing_tables_fail_rather_than_pass(tmp_path):
     path = tmp_path / "empty.duckdb"
     duckdb.connect(str(path)).close()
     assert all(not outcome.passed for outcome in run_all(path).values())
+
+
+def test_row_checks_read_only_what_the_run_wrote(warehouse):
+    """A run's checks read its own rows (run_id, or its partition), not the whole warehouse;
+    the whole-table check still sees everything (issue 14, "Checks are not scoped")."""
+    def plant(conn):
+        conn.execute("UPDATE edit_sequences SET n_edits = n_edits + 1, run_id = 'old-run' WHERE sequence_id = (SELECT min(sequence_id) FROM edit_sequences)")
+        conn.execute("UPDATE edit_sequences SET run_id = 'this-run' WHERE sequence_id <> (SELECT min(sequence_id) FROM edit_sequences)")
+
+    corrupt(warehouse, plant)
+    conn = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        n = conn.execute("SELECT count(*) FROM edit_sequences").fetchone()[0]
+        this_run, old_run = sql_checks.Scope.run("this-run"), sql_checks.Scope.run("old-run")
+        scoped = sql_checks.edit_counts(conn, scope=this_run)
+        assert scoped.passed and scoped.metadata["rows"] == n - 1 and scoped.metadata["scope"] == "run this-run"
+        assert not sql_checks.edit_counts(conn, scope=old_run).passed
+        assert not sql_checks.edit_counts(conn).passed and sql_checks.edit_counts(conn).metadata["scope"] == "whole table"
+        assert sql_checks.edits_view(conn, scope=this_run).passed
+        assert sql_checks.edits_view(conn, scope=old_run).metadata["bad_sequences"] == 1
+        assert sql_checks.not_null(conn, "edit_sequences", scope=this_run).metadata["rows"] == n - 1
+        assert sum(sql_checks.config_hashes(conn, sql_checks.known_config_hashes(), scope=old_run).metadata["sequences_per_config_hash"].values()) == 1
+        source = conn.execute("SELECT min(source) FROM raw_instructions").fetchone()[0]
+        in_source = conn.execute("SELECT count(*) FROM raw_instructions WHERE source = ?", [source]).fetchone()[0]
+        partition = sql_checks.not_null(conn, "raw_instructions", scope=sql_checks.Scope.partition(source))
+        assert partition.metadata["rows"] == in_source and partition.metadata["scope"] == f"partition {source}"
+    finally:
+        conn.close()

@@ -356,3 +356,17 @@ def test_custom_split_names_load_through_the_card(inputs, tmp_path):
     assert all(result.counts["rows"]["lintseq"].values())
     assert {s: len(d) for s, d in loaded.items()} == result.counts["rows"]["lintseq"]
     assert "only knows train, validation, test" in result.card_path.read_text()
+
+
+def test_content_version_follows_the_data_not_the_run(inputs, tmp_path):
+    """training_exports' data version: the same sequences exported by another run have the same
+    version; one sequence fewer gives another."""
+    from lintseq_assets.exports.manifest import content_version
+
+    sequences, programs = inputs
+    settings = ExportSettings(split_seed=1)
+    first = write_exports(sequences, programs, tmp_path / "a", settings, LINEAGE)
+    again = write_exports(sequences, programs, tmp_path / "b", settings, {**LINEAGE, "run_id": "another-run"})
+    fewer = write_exports(sequences.head(sequences.height - 1), programs, tmp_path / "c", settings, LINEAGE)
+    assert content_version(first.manifest_path) == content_version(again.manifest_path)
+    assert content_version(first.manifest_path) != content_version(fewer.manifest_path)

@@ -148,3 +148,28 @@ def test_every_format_is_specified():
 
 def test_default_out_dir():
     assert default_out_dir(Path("/home"), ExportSettings(name="x")) == Path("/home/exports/x")
+
+
+def test_size_categories_counts_examples_not_examples_times_formats(tmp_path):
+    """597 sequences in two formats (and a split) is n<1K, not 1K<n<10K (issue 14)."""
+    from lintseq_assets.exports.card import ExportStats, render_card
+
+    settings = ExportSettings()
+    counts = {
+        "rows": {"lintseq": {"train": 567, "test": 30}, "prompt_completion": {"train": 567, "test": 30}},
+        "truncated": {n: {"train": 0, "test": 0} for n in settings.formats},
+        "dropped": {n: {"train": 0, "test": 0} for n in settings.formats},
+        "programs_per_split": {"train": 189, "test": 10},
+        "input": {"programs": 199, "sequences": 597},
+    }
+    data_files = {n: {"train": [], "test": []} for n in settings.formats}
+    text = render_card(settings=settings, config_hash="c1", counts=counts, stats=ExportStats(), data_files=data_files,
+                       plots=[], root=tmp_path, lineage={})
+    import yaml
+
+    header = yaml.safe_load(text.split("---\n")[1])
+    assert header["size_categories"] == ["n<1K"]
+    counts["rows"]["lintseq"] = {"train": 1500, "test": 10}
+    text = render_card(settings=settings, config_hash="c1", counts=counts, stats=ExportStats(), data_files=data_files,
+                       plots=[], root=tmp_path, lineage={})
+    assert yaml.safe_load(text.split("---\n")[1])["size_categories"] == ["1K<n<10K"]
