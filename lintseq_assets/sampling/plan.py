@@ -21,6 +21,7 @@ their provenance columns (source record, revision, row) up to date when only tho
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -176,7 +177,8 @@ def plan_sampling(
         writer.write(frame)
     kept = writer.seal()
 
-    todo_path = partition_dir(staging_root, TODO_TABLE, config_hash) / "todo.parquet"
+    # Per process: two runs planning the same config at once must not share (or delete) it.
+    todo_path = partition_dir(staging_root, TODO_TABLE, f"{config_hash}-{os.getpid()}") / "todo.parquet"
     todo_path.parent.mkdir(parents=True, exist_ok=True)
     # Sorting every program's text is the one big job here: DuckDB does it under a small cap
     # (spilling beyond it), so this step's peak does not grow with the corpus either.
