@@ -2,14 +2,18 @@
 
 The per-record work (extraction, filters, fingerprints) is done per partition in
 `source_programs`. This asset reads only the fingerprints of all candidates (keys, exact
-key, a 512-byte MinHash signature, the decontamination verdict: no program text), runs the
-set steps (`lintseq_assets.curation.selection`: decontaminate, dedup_exact, dedup_near),
+key, the decontamination verdict: no program text) into memory; their 512-byte MinHash
+signatures go to a scratch Parquet file, and near de-dup runs on them out of core
+(`curation.dedup_near_disk`). It runs the set steps (`lintseq_assets.curation.selection`: decontaminate, dedup_exact, dedup_near),
 and copies the kept candidates into `programs` inside DuckDB. De-duplication compares every
 source with every other, so this asset is unpartitioned and replaces `programs`, its rejects
 and the `curation_report` funnel as a whole; the merge leaves unchanged rows untouched.
 """
 
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import polars as pl
 from dagster import (
@@ -42,6 +46,18 @@ FINGERPRINTS_SQL = """
            record_id, source, source_row, program_id, exact_key, signature,
            contamination, contamination_detail
     FROM candidates"""
+SIGNATURE_ROW_GROUP = 8192
+
+
+def _copy_fingerprints(conn, scratch: Path) -> pl.DataFrame:
+    """The fingerprints less their signatures, in memory; the signatures (512 bytes a
+    program) go to `scratch/signatures.parquet` inside DuckDB, for the out-of-core near de-dup."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    conn.execute(
+        f"COPY (SELECT _row, signature FROM ({FINGERPRINTS_SQL}) ORDER BY _row) TO '{scratch / 'signatures.parquet'}' "
+        f"(FORMAT parquet, ROW_GROUP_SIZE {SIGNATURE_ROW_GROUP})"
+    )
+    return conn.sql(f"SELECT * EXCLUDE (signature) FROM ({FINGERPRINTS_SQL})").pl()
 
 
 def _stale_partitions(conn, curation_hash: str) -> list[tuple[str, int]]:
@@ -92,10 +108,16 @@ def programs(
                 f"`source_programs` for these sources with the same curation settings: {stale}",
             )
         record_stats, n_in, pending = _record_stage_funnel(conn)
-        fingerprints = conn.sql(FINGERPRINTS_SQL).pl()
+        scratch_root = lintseq_settings.staging_dir / "scratch"
+        scratch_root.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f"programs-{context.run.run_id}-", dir=scratch_root))
+        fingerprints = _copy_fingerprints(conn, scratch)
     if pending:
         context.log.warning(f"{pending} raw records are not curated yet (their source_programs partition has not run); they are not in this funnel")
-    selection = select_programs(fingerprints, settings)
+    try:
+        selection = select_programs(fingerprints, settings, signatures=scratch / "signatures.parquet", scratch=scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     del fingerprints
     stats = record_stats + selection.stats
     funnel = funnel_frame(stats)
