@@ -129,7 +129,7 @@ def programs(
     )
     context.log.info(markdown)
 
-    staging = lintseq_settings.staging_dir
+    staging = lintseq_settings.staging_root
     kept = write_partition(staging, "programs_kept", "all", [selection.kept.select("record_id")])
     rejects_df = rejects_frame(selection.rejects.drop("_row").to_dicts(), "programs")
     rejected = write_partition(staging, "rejects", "programs", [rejects_df])

@@ -87,7 +87,7 @@ def source_programs(
     curation_hash = record_settings_hash(settings)
     scope, params = source_key.scope_sql()
     where, _ = source_key.scope_sql(alias=None)
-    staging = lintseq_settings.staging_dir
+    staging = lintseq_settings.staging_root
     part = safe_component(source_key.key)
     executor = make_executor(config.executor, config.workers or lintseq_settings.workers, config.ray_address)
 
@@ -102,7 +102,7 @@ def source_programs(
             writer.write(pl.concat(buffered).drop("_row").with_columns(curation_hash=pl.lit(curation_hash)))
             buffered.clear()
 
-    scratch = staging / "scratch" / f"raw-{part}-{context.run.run_id}.parquet"
+    scratch = lintseq_settings.staging_dir / "scratch" / f"raw-{part}-{context.run.run_id}.parquet"
     with warehouse.read_connection() as conn:
         n_in = _copy_raw(conn, where, params, scratch)
     try:

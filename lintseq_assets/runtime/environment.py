@@ -11,6 +11,10 @@ deep in the code reads `os.environ` behind anyone's back.
     LINTSEQ_REPLAY_CHECK_ROWS  sequences the replay check verifies; above it, a deterministic
                       sample (default 100: replaying and linting every state costs ~0.5 s each)
     DAGSTER_HOME      the Dagster instance (default $LINTSEQ_HOME/dagster)
+    LINTSEQ_STAGING_URL  where staged sets go (default $LINTSEQ_HOME/staging); an fsspec URL
+                      such as s3://bucket/prefix hands them across machines (docs/scale.md);
+                      credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+                      AWS_ENDPOINT_URL as boto reads them. Scratch files stay local.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class PlatformSettings:
     workers: int
     dagster_home: Path
     replay_check_rows: int = 100
+    staging_url: str = ""
 
     @property
     def warehouse_path(self) -> Path:
@@ -43,6 +48,11 @@ class PlatformSettings:
     @property
     def staging_dir(self) -> Path:
         return self.home / "staging"
+
+    @property
+    def staging_root(self) -> Path | str:
+        """Where staged sets go: the URL if one is set, else the local staging folder."""
+        return self.staging_url or self.staging_dir
 
     @property
     def exports_dir(self) -> Path:
@@ -74,4 +84,7 @@ def load_settings(environ: dict[str, str] | None = None) -> PlatformSettings:
     dagster_home = Path(env.get("DAGSTER_HOME") or home / "dagster").expanduser().resolve()
     workers = _positive_int(env.get("LINTSEQ_WORKERS"), 2, "LINTSEQ_WORKERS")
     replay_rows = _positive_int(env.get("LINTSEQ_REPLAY_CHECK_ROWS"), 100, "LINTSEQ_REPLAY_CHECK_ROWS")
-    return PlatformSettings(home=home, sources_file=sources, workers=workers, dagster_home=dagster_home, replay_check_rows=replay_rows)
+    staging_url = (env.get("LINTSEQ_STAGING_URL") or "").strip()
+    return PlatformSettings(
+        home=home, sources_file=sources, workers=workers, dagster_home=dagster_home, replay_check_rows=replay_rows, staging_url=staging_url
+    )
