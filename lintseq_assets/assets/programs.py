@@ -53,9 +53,12 @@ def _copy_fingerprints(conn, scratch: Path) -> pl.DataFrame:
     """The fingerprints less their signatures, in memory; the signatures (512 bytes a
     program) go to `scratch/signatures.parquet` inside DuckDB, for the out-of-core near de-dup."""
     scratch.mkdir(parents=True, exist_ok=True)
+    # The keeper-order window runs over the keys alone and the signatures join it: a window
+    # carrying every 512-byte signature would hold them all under DuckDB's cap.
     conn.execute(
-        f"COPY (SELECT _row, signature FROM ({FINGERPRINTS_SQL}) ORDER BY _row) TO '{scratch / 'signatures.parquet'}' "
-        f"(FORMAT parquet, ROW_GROUP_SIZE {SIGNATURE_ROW_GROUP})"
+        "COPY (SELECT k._row, c.signature FROM candidates c JOIN ("
+        "SELECT record_id, row_number() OVER (ORDER BY source, source_row, record_id) - 1 AS _row FROM candidates) k USING (record_id)) "
+        f"TO '{scratch / 'signatures.parquet'}' (FORMAT parquet, ROW_GROUP_SIZE {SIGNATURE_ROW_GROUP})"
     )
     return conn.sql(f"SELECT * EXCLUDE (signature) FROM ({FINGERPRINTS_SQL})").pl()
 
