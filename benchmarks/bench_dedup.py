@@ -4,7 +4,7 @@
 
 The warehouse is one a whole-graph run left (e.g. `bench_e2e.py --keep`). Its candidates'
 fingerprints are exported once; then each way runs in its own fresh process, so its peak RSS
-(`ru_maxrss`) is its own:
+(VmHWM) is its own:
 
 - `memory`: `select_programs` with the signatures in the frame (datasketch LSH, the old path);
 - `disk`: `select_programs` with the signatures in a Parquet file (`dedup_near_disk`, the
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -40,7 +39,11 @@ DATATROVE_VERSION = "0.10.1"
 
 
 def _peak_rss_mb() -> int:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    """This process's peak RSS since exec (VmHWM; ru_maxrss would carry the parent's peak over)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return 0
 
 
 def export(warehouse: Path, folder: Path) -> dict:
@@ -89,7 +92,7 @@ def run_ours(folder: Path, mode: str) -> dict:
 
 
 DATATROVE_SCRIPT = r"""
-import json, resource, sys, time
+import json, sys, time
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.dedup import MinhashDedupSignature, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
 from datatrove.pipeline.dedup.minhash import MinhashConfig
@@ -127,8 +130,8 @@ seconds = time.perf_counter() - started
 import glob
 kept = sorted(json.loads(line)["id"] for path in glob.glob(f"{folder}/dt/kept/*.jsonl") for line in open(path))
 json.dump(kept, open(f"{folder}/kept-datatrove.json", "w"))
-print(json.dumps({"mode": "datatrove", "seconds": round(seconds, 2), "kept": len(kept),
-                  "peak_rss_mb": round(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024)}))
+hwm = [int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]
+print(json.dumps({"mode": "datatrove", "seconds": round(seconds, 2), "kept": len(kept), "peak_rss_mb": round(hwm / 1024)}))
 """
 
 
@@ -137,8 +140,8 @@ def datatrove_python() -> Path:
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(DATATROVE_VENV)], check=True)
     if subprocess.run([str(python), "-c", "import datatrove"], capture_output=True).returncode:
-        # regex and tokenizers: what its MinHash steps import (the `processing` extra would pull spaCy and more)
-        subprocess.run([str(DATATROVE_VENV / "bin" / "pip"), "install", "-q", f"datatrove=={DATATROVE_VERSION}", "regex", "tokenizers"], check=True)
+        # regex, tokenizers, xxhash<4, orjson: what its MinHash steps and JSONL reader import (the `processing` extra would pull spaCy and more)
+        subprocess.run([str(DATATROVE_VENV / "bin" / "pip"), "install", "-q", f"datatrove=={DATATROVE_VERSION}", "regex", "tokenizers", "xxhash<4", "orjson"], check=True)
     return python
 
 
