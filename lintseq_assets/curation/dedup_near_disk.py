@@ -20,8 +20,10 @@ decision is made with the signatures on disk:
    result is the in-memory step's, decision for decision (tests/unit/curation/test_dedup_near_disk.py).
 
 Memory: DuckDB's cap (256 MB by default here) plus the row flags; the joins spill to the
-scratch folder. Candidate pairs grow with the square of a band bucket's size, which near
-de-duplication after exact de-duplication keeps small on real code.
+scratch folder. Known limit: candidate pairs grow with the square of a band bucket's size.
+That is small on the 90K corpus, but on 1.09M candidates of generated SDK code (buckets of
+thousands of near-identical methods) the DISTINCT pair join ran out of the cap
+(docs/scale.md, "The 10x run"); pairs per bucket must be bounded before that scale.
 """
 
 from __future__ import annotations
