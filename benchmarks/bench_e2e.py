@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -208,7 +209,7 @@ def stage_seconds(dagster_home: Path) -> tuple[dict[str, float], dict[str, float
     return stages, steps, sorted(spans, key=lambda span: span[1])
 
 
-def run_size(corpus: Path, n: int, samples: int, workers: int, extra_args: list[str]) -> dict:
+def run_size(corpus: Path, n: int, samples: int, workers: int, extra_args: list[str], deadline: float | None = None) -> dict:
     home = Path(tempfile.mkdtemp(prefix=f"lintseq-e2e-{n}-"))
     sources = write_sources(corpus, limit=n, name=f"sources-{n}.yaml")
     env = {**os.environ, "LINTSEQ_HOME": str(home), "LINTSEQ_WORKERS": str(workers), "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
@@ -216,10 +217,16 @@ def run_size(corpus: Path, n: int, samples: int, workers: int, extra_args: list[
     command = [str(REPO / ".venv" / "bin" / "lintseq"), "materialize", "-s", str(samples), "-j", str(workers), "--sources", str(sources), *extra_args]
     load_before = os.getloadavg()
     started = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     sampler = PeakSampler(proc.pid)
     sampler.start()
-    out, err = proc.communicate()
+    finished = True
+    try:
+        out, err = proc.communicate(timeout=deadline)
+    except subprocess.TimeoutExpired:  # a partial measurement: the steps done so far, the peaks seen so far
+        finished = False
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
     wall = time.perf_counter() - started
     sampler.stop()
     if proc.returncode != 0:
@@ -281,6 +288,7 @@ def run_size(corpus: Path, n: int, samples: int, workers: int, extra_args: list[
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "home": str(home),
+        "finished": finished,
     }
 
 
@@ -331,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=home / "bench")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "e2e.json")
     parser.add_argument("--keep", action="store_true", help="keep each run's LINTSEQ_HOME")
+    parser.add_argument("--deadline", type=float, help="stop a run after this many seconds and report what it measured so far")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if not (args.corpus / CORPUS_FILE).exists():
@@ -340,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     for workers in [int(w) for w in args.workers.split(",")]:
         for n in sizes:
             print(f"materializing {n:,} programs with {workers} worker(s) (load {os.getloadavg()[0]:.1f}) ...", file=sys.stderr)
-            result = run_size(args.corpus, n, args.samples, workers, [])
+            result = run_size(args.corpus, n, args.samples, workers, [], args.deadline)
             results.append(result)
             print(json.dumps({k: result[k] for k in ("n", "workers", "wall_seconds", "peak_rss_mb", "peak_pss_mb", "stages_seconds")}), file=sys.stderr)
             if not args.keep:

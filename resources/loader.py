@@ -9,15 +9,23 @@ only their loads take turns. DuckDB itself admits one writing process per file; 
 makes writers queue instead of failing on that rule.
 
 Only the loader creates or migrates the schema (readers never do: `resources.connect`).
+
+Staged sets on an object store (`LINTSEQ_STAGING_URL=s3://...`) are fetched first: every
+remote Parquet URL a load names is copied with fsspec, streamed, to a local scratch folder
+next to the warehouse, and the load reads the copy (DuckDB's httpfs extension is not needed,
+so nothing is downloaded at run time); the copies are removed when the loads are done.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from resources.connect import connect_writer, mark_writing, writer_lock_path
@@ -70,6 +78,48 @@ def write_lock(database: str | Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock, even if the process is killed
 
 
+# A quoted remote URL in a load's SQL ('s3://bucket/key.parquet'); file:// and paths stay as they are.
+_REMOTE_LITERAL = re.compile(r"'([A-Za-z][A-Za-z0-9+.-]*://(?:[^']|'')+)'")
+
+
+def _remote_urls(loads: Sequence[Load]) -> list[str]:
+    urls: dict[str, None] = {}
+    for item in loads:
+        for sql in (item.rows_sql or "", item.scope_sql or ""):
+            for match in _REMOTE_LITERAL.finditer(sql):
+                url = match.group(1).replace("''", "'")
+                if not url.startswith("file://"):
+                    urls[url] = None
+    return list(urls)
+
+
+def fetch_remote(loads: Sequence[Load], folder: Path) -> list[Load]:
+    """`loads` with every remote URL they name replaced by a local copy under `folder`
+    (fsspec streams each object to disk: memory stays bounded by its block size)."""
+    urls = _remote_urls(loads)
+    if not urls:
+        return list(loads)
+    import fsspec  # only remote staging needs it
+
+    local: dict[str, str] = {}
+    for k, url in enumerate(urls):
+        fs, path = fsspec.core.url_to_fs(url)
+        target = folder / f"{k:06d}-{Path(path).name}"
+        fs.get_file(path, str(target))
+        local[url] = str(target)
+
+    def swap(sql: str | None) -> str | None:
+        if sql is None:
+            return None
+        def one(match: re.Match) -> str:
+            url = match.group(1).replace("''", "'")
+            return "'" + local[url].replace("'", "''") + "'" if url in local else match.group(0)
+
+        return _REMOTE_LITERAL.sub(one, sql)
+
+    return [replace(item, rows_sql=swap(item.rows_sql), scope_sql=swap(item.scope_sql)) for item in loads]
+
+
 def load(database: str | Path, loads: Sequence[Load], *, run_id: str, retries: int = WRITER_RETRIES, config: dict | None = None) -> list[MergeStats]:
     """Apply `loads` in order under the write lock; one `MergeStats` per load, for metadata.
 
@@ -77,22 +127,31 @@ def load(database: str | Path, loads: Sequence[Load], *, run_id: str, retries: i
     a failure leaves the earlier loads of the list in place, and the asset's re-run
     converges (every load is idempotent)."""
     stats: list[MergeStats] = []
-    with write_lock(database):
-        conn = connect_writer(database, retries=retries, config=config)
-        try:
-            for item in loads:
-                if item.rows_sql is None:
-                    if not item.scope_sql:
-                        raise ValueError(f"a delete from {item.table} needs a scope")
-                    deleted = conn.execute(f"DELETE FROM {item.table} t WHERE {item.scope_sql}", list(item.scope_params)).fetchone()[0]
-                    stats.append(MergeStats(0, 0, 0, deleted))
-                elif item.replace:
-                    rows = replace_table(conn, item.table, item.rows_sql, run_id=run_id)
-                    stats.append(MergeStats(rows, rows, 0, 0))
-                else:
-                    stats.append(
-                        merge(conn, item.table, item.rows_sql, run_id=run_id, scope_sql=item.scope_sql, scope_params=list(item.scope_params))
-                    )
-        finally:
-            conn.close()
+    fetched: Path | None = None
+    try:
+        if _remote_urls(loads):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            fetched = Path(tempfile.mkdtemp(prefix=".staged-", dir=Path(database).parent))
+            loads = fetch_remote(loads, fetched)
+        with write_lock(database):
+            conn = connect_writer(database, retries=retries, config=config)
+            try:
+                for item in loads:
+                    if item.rows_sql is None:
+                        if not item.scope_sql:
+                            raise ValueError(f"a delete from {item.table} needs a scope")
+                        deleted = conn.execute(f"DELETE FROM {item.table} t WHERE {item.scope_sql}", list(item.scope_params)).fetchone()[0]
+                        stats.append(MergeStats(0, 0, 0, deleted))
+                    elif item.replace:
+                        rows = replace_table(conn, item.table, item.rows_sql, run_id=run_id)
+                        stats.append(MergeStats(rows, rows, 0, 0))
+                    else:
+                        stats.append(
+                            merge(conn, item.table, item.rows_sql, run_id=run_id, scope_sql=item.scope_sql, scope_params=list(item.scope_params))
+                        )
+            finally:
+                conn.close()
+    finally:
+        if fetched is not None:
+            shutil.rmtree(fetched, ignore_errors=True)
     return stats

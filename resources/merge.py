@@ -45,7 +45,7 @@ def _quote(name: str) -> str:
 UPDATE_RANGE_ROWS = 20_000
 
 
-def _key_ranges(conn: duckdb.DuckDBPyConnection, key: str, rows: int, per_range: int) -> list[tuple[object, object]]:
+def _key_ranges(conn: duckdb.DuckDBPyConnection, key: str, rows: int, per_range: int, relation: str = "_incoming") -> list[tuple[object, object]]:
     """(low, high) bounds over the sorted incoming values of `key`, about `per_range` rows
     apart; None is an open end. A single (None, None) range when everything fits in one."""
     if rows <= per_range:
@@ -53,7 +53,7 @@ def _key_ranges(conn: duckdb.DuckDBPyConnection, key: str, rows: int, per_range:
     bounds = [
         row[0]
         for row in conn.execute(
-            f"SELECT {key} FROM (SELECT {key}, row_number() OVER (ORDER BY {key}) AS _n FROM _incoming WHERE {key} IS NOT NULL) "
+            f"SELECT {key} FROM (SELECT {key}, row_number() OVER (ORDER BY {key}) AS _n FROM {relation} WHERE {key} IS NOT NULL) "
             f"WHERE (_n - 1) % {int(per_range)} = 0 AND _n > 1 ORDER BY 1"
         ).fetchall()
     ]
@@ -93,6 +93,11 @@ def merge(
     table (which DuckDB spills beyond its memory cap), duplicates are looked for on the keys
     alone, and changed rows are found and updated a key range (`update_range_rows` incoming
     rows) at a time; deletes and inserts join on keys only.
+
+    Work goes only where keys exist: whether any incoming key is already in the table is
+    asked first, on keys alone; when none is (a first load, a node's new batch) the rows are
+    appended in bulk straight from the source, with no temporary copy, update pass or
+    anti-join; otherwise only the incoming rows whose key exists are compared.
     """
     keys = KEYS[table]
     columns = _columns(conn, table)
@@ -113,6 +118,24 @@ def merge(
             )
         else:
             source = f"SELECT * FROM ({incoming_sql})"
+        # Keys only again: which incoming keys the table already has. None (a first load, a
+        # node's new batch): the rows go straight from the staged files into the table.
+        incoming_keys = f"SELECT {key_list} FROM ({source})"
+        any_existing = conn.execute(f"SELECT EXISTS (SELECT 1 FROM ({incoming_keys}) i SEMI JOIN {table} t ON {key_match})").fetchone()[0]
+        if not any_existing:
+            deleted = 0
+            if scope_sql is not None:
+                deleted = conn.execute(
+                    f"DELETE FROM {table} t WHERE ({scope_sql}) AND NOT EXISTS (SELECT 1 FROM ({incoming_keys}) i WHERE {key_match})",
+                    scope_params or [],
+                ).fetchone()[0]
+            all_columns = ", ".join(map(_quote, columns))
+            inserted = conn.execute(
+                f"INSERT INTO {table} ({all_columns}) SELECT {all_columns} FROM (SELECT {select_cols}, ?::VARCHAR AS run_id FROM ({source}))",
+                [run_id],
+            ).fetchone()[0]
+            conn.execute("COMMIT")
+            return MergeStats(inserted, inserted, 0, deleted)
         conn.execute(
             f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {select_cols}, ?::VARCHAR AS run_id FROM ({source})",
             [run_id],
@@ -124,26 +147,37 @@ def merge(
                 f"DELETE FROM {table} t WHERE ({scope_sql}) AND NOT EXISTS (SELECT 1 FROM _incoming i WHERE {key_match})",
                 scope_params or [],
             ).fetchone()[0]
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE _existing AS SELECT {', '.join('i.' + _quote(k) for k in keys)} "
+            f"FROM _incoming i SEMI JOIN {table} t ON {key_match}"
+        )
+        existing = conn.execute("SELECT count(*) FROM _existing").fetchone()[0]
         updated = 0
-        if data_columns and incoming:
+        if data_columns and existing:
             sets = ", ".join(f"{_quote(c)} = i.{_quote(c)}" for c in [*data_columns, "run_id"])
             old = ", ".join(f"t.{_quote(c)}" for c in data_columns)
             new = ", ".join(f"i.{_quote(c)}" for c in data_columns)
             changed = f"({old}) IS DISTINCT FROM ({new})" if len(data_columns) > 1 else f"{old} IS DISTINCT FROM {new}"
             first = _quote(keys[0])
-            for low, high in _key_ranges(conn, first, incoming, update_range_rows):
+            on_existing = " AND ".join(f"e.{_quote(k)} = i.{_quote(k)}" for k in keys)
+            for low, high in _key_ranges(conn, first, existing, update_range_rows, relation="_existing"):
                 on_target, target_params = _range_filter("t", first, low, high)
-                on_incoming, incoming_params = _range_filter("_incoming", first, low, high)
+                on_incoming, incoming_params = _range_filter("i", first, low, high)
                 updated += conn.execute(
-                    f"UPDATE {table} t SET {sets} FROM (SELECT * FROM _incoming WHERE {on_incoming}) i "
+                    f"UPDATE {table} t SET {sets} FROM (SELECT i.* FROM _incoming i SEMI JOIN _existing e ON {on_existing} WHERE {on_incoming}) i "
                     f"WHERE {key_match} AND {on_target} AND {changed}",
                     [*incoming_params, *target_params],
                 ).fetchone()[0]
-        inserted = conn.execute(
-            f"INSERT INTO {table} ({', '.join(map(_quote, columns))}) "
-            f"SELECT {', '.join('i.' + _quote(c) for c in columns)} FROM _incoming i "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key_match})"
-        ).fetchone()[0]
+        all_columns = ", ".join(map(_quote, columns))
+        if existing:
+            on_existing = " AND ".join(f"e.{_quote(k)} = i.{_quote(k)}" for k in keys)
+            inserted = conn.execute(
+                f"INSERT INTO {table} ({all_columns}) SELECT {', '.join('i.' + _quote(c) for c in columns)} FROM _incoming i "
+                f"ANTI JOIN _existing e ON {on_existing}"
+            ).fetchone()[0]
+        else:  # every key is new: a bulk append
+            inserted = conn.execute(f"INSERT INTO {table} ({all_columns}) SELECT {all_columns} FROM _incoming").fetchone()[0]
+        conn.execute("DROP TABLE _existing")
         conn.execute("DROP TABLE _incoming")
         conn.execute("COMMIT")
     except Exception:

@@ -19,10 +19,11 @@ class SettingsResource(ConfigurableResource):
     home: str
     sources_file: str
     workers: int = 2
+    staging_url: str = ""
 
     @classmethod
     def from_settings(cls, settings: PlatformSettings) -> SettingsResource:
-        return cls(home=str(settings.home), sources_file=str(settings.sources_file), workers=settings.workers)
+        return cls(home=str(settings.home), sources_file=str(settings.sources_file), workers=settings.workers, staging_url=settings.staging_url)
 
     @property
     def home_path(self) -> Path:
@@ -31,6 +32,12 @@ class SettingsResource(ConfigurableResource):
     @property
     def staging_dir(self) -> Path:
         return self.home_path / "staging"
+
+    @property
+    def staging_root(self) -> Path | str:
+        """Where staged sets go (LINTSEQ_STAGING_URL, or the local staging folder); scratch
+        files stay under `staging_dir` on this machine."""
+        return self.staging_url or self.staging_dir
 
     @property
     def exports_dir(self) -> Path:

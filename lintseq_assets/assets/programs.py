@@ -2,14 +2,18 @@
 
 The per-record work (extraction, filters, fingerprints) is done per partition in
 `source_programs`. This asset reads only the fingerprints of all candidates (keys, exact
-key, a 512-byte MinHash signature, the decontamination verdict: no program text), runs the
-set steps (`lintseq_assets.curation.selection`: decontaminate, dedup_exact, dedup_near),
+key, the decontamination verdict: no program text) into memory; their 512-byte MinHash
+signatures go to a scratch Parquet file, and near de-dup runs on them out of core
+(`curation.dedup_near_disk`). It runs the set steps (`lintseq_assets.curation.selection`: decontaminate, dedup_exact, dedup_near),
 and copies the kept candidates into `programs` inside DuckDB. De-duplication compares every
 source with every other, so this asset is unpartitioned and replaces `programs`, its rejects
 and the `curation_report` funnel as a whole; the merge leaves unchanged rows untouched.
 """
 
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import polars as pl
 from dagster import (
@@ -43,6 +47,21 @@ FINGERPRINTS_SQL = """
            record_id, source, source_row, program_id, exact_key, signature,
            contamination, contamination_detail
     FROM candidates"""
+SIGNATURE_ROW_GROUP = 8192
+
+
+def _copy_fingerprints(conn, scratch: Path) -> pl.DataFrame:
+    """The fingerprints less their signatures, in memory; the signatures (512 bytes a
+    program) go to `scratch/signatures.parquet` inside DuckDB, for the out-of-core near de-dup."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    # The keeper-order window runs over the keys alone and the signatures join it: a window
+    # carrying every 512-byte signature would hold them all under DuckDB's cap.
+    conn.execute(
+        "COPY (SELECT k._row, c.signature FROM candidates c JOIN ("
+        "SELECT record_id, row_number() OVER (ORDER BY source, source_row, record_id) - 1 AS _row FROM candidates) k USING (record_id)) "
+        f"TO '{scratch / 'signatures.parquet'}' (FORMAT parquet, ROW_GROUP_SIZE {SIGNATURE_ROW_GROUP})"
+    )
+    return conn.sql(f"SELECT * EXCLUDE (signature) FROM ({FINGERPRINTS_SQL})").pl()
 
 
 def _stale_partitions(conn, curation_hash: str) -> list[tuple[str, int]]:
@@ -94,10 +113,16 @@ def programs(
                 f"`source_programs` for these sources with the same curation settings: {stale}",
             )
         record_stats, n_in, pending = _record_stage_funnel(conn)
-        fingerprints = conn.sql(FINGERPRINTS_SQL).pl()
+        scratch_root = lintseq_settings.staging_dir / "scratch"
+        scratch_root.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f"programs-{context.run.run_id}-", dir=scratch_root))
+        fingerprints = _copy_fingerprints(conn, scratch)
     if pending:
         context.log.warning(f"{pending} raw records are not curated yet (their source_programs partition has not run); they are not in this funnel")
-    selection = select_programs(fingerprints, settings)
+    try:
+        selection = select_programs(fingerprints, settings, signatures=scratch / "signatures.parquet", scratch=scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     del fingerprints
     stats = record_stats + selection.stats
     funnel = funnel_frame(stats)
@@ -109,7 +134,7 @@ def programs(
     )
     context.log.info(markdown)
 
-    staging = lintseq_settings.staging_dir
+    staging = lintseq_settings.staging_root
     kept = write_partition(staging, "programs_kept", "all", [selection.kept.select("record_id")])
     rejects_df = rejects_frame(selection.rejects.drop("_row").to_dicts(), "programs")
     rejected = write_partition(staging, "rejects", "programs", [rejects_df])

@@ -47,7 +47,7 @@ from resources.warehouse import WarehouseResource
 RAW_SCHEMA = RAW_INSTRUCTIONS.staged_schema()
 
 
-def _stage_source(spec, source_key: SourceKey, staging: Path, config: RawInstructionsConfig, rejects: list[dict], problems: list[str]):
+def _stage_source(spec, source_key: SourceKey, staging: Path | str, config: RawInstructionsConfig, rejects: list[dict], problems: list[str]):
     """Stream this partition's records of one source into shards (a shard keeps the records
     whose record_id hashes to it); returns (sealed partition, revision), or None if unreadable
     (why in `problems`)."""
@@ -95,7 +95,7 @@ def raw_instructions(
         raise SourceConfigError(f"partition {source_key.key!r}: {sources_file} does not define source {source_key.name!r}")
     spec = specs[0]
     progress = Stage(context, loader=spec.loader)
-    staging = lintseq_settings.staging_dir
+    staging = lintseq_settings.staging_root
     rejects: list[dict] = []
     problems: list[str] = []
     staged = _stage_source(spec, source_key, staging, config, rejects, problems)

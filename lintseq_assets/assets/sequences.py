@@ -92,9 +92,11 @@ def edit_sequence_shards(
     config_hash = sampler.config_hash()
     workers = config.workers or lintseq_settings.workers
     executor = make_executor(config.executor, workers, config.ray_address)
-    staging = lintseq_settings.staging_dir
+    staging = lintseq_settings.staging_root
     with warehouse.read_connection() as conn:
-        plan = plan_sampling(conn, staging, config_hash, config.samples, config.seed, incremental=config.incremental)
+        plan = plan_sampling(
+            conn, staging, config_hash, config.samples, config.seed, incremental=config.incremental, scratch_root=lintseq_settings.staging_dir
+        )
     n_todo = plan.n_todo
     context.log.info(f"config {config_hash}: {n_todo} programs to sample, {plan.skipped} already sampled (skipped)")
     progress = Stage(context, programs_to_sample=n_todo, already_sampled=plan.skipped, samples_each=config.samples, workers=workers)
@@ -208,7 +210,7 @@ def edit_sequences(
     started = time.perf_counter()
     config_hash = staged_config_hash(context)
     progress = Stage(context, config_hash=config_hash)
-    staging = lintseq_settings.staging_dir
+    staging = lintseq_settings.staging_root
     sequences = wait_for_partition(staging, "edit_sequences", config_hash)
     rejected = wait_for_partition(staging, "rejects", "edit_sequences")
     configs = wait_for_partition(staging, "sampler_configs", config_hash)

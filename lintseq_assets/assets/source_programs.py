@@ -7,6 +7,7 @@ verdict) and `rejects`, both scoped to the partition. Memory is bounded by the p
 chunks in flight, not by the source. The global half (de-dup across sources) is `programs`.
 """
 
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,23 +49,46 @@ PAGE_ROWS = 4096
 SHARD_CANDIDATES = 4096
 
 
+RANGE_ROWS = 50_000
+
+
 def _copy_raw(conn, where: str, params: list, scratch: Path) -> int:
-    """This partition's raw rows, in record_id order, copied to a scratch Parquet file (inside
+    """This partition's raw rows, in record_id order, copied to scratch Parquet files (inside
     DuckDB, so they never pass through Python whole); the warehouse is released before the
-    curation compute starts, so other partitions' loads never wait for it."""
-    scratch.parent.mkdir(parents=True, exist_ok=True)
-    conn.execute(
-        f"COPY (SELECT {RAW_COLUMNS} FROM raw_instructions WHERE {where} ORDER BY record_id) "
-        f"TO '{scratch}' (FORMAT parquet, ROW_GROUP_SIZE {PAGE_ROWS})",
-        params,
-    )
-    return pq.ParquetFile(scratch).metadata.num_rows
+    curation compute starts, so other partitions' loads never wait for it.
+
+    A key range of RANGE_ROWS records per file: sorting every row with its text at once ran
+    out of DuckDB's 256 MB cap at 1.2M records (1.5 GB of answers); the bounds come from a
+    sort of the keys alone."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    bounds = [
+        row[0]
+        for row in conn.execute(
+            f"SELECT record_id FROM (SELECT record_id, row_number() OVER (ORDER BY record_id) AS _n FROM raw_instructions WHERE {where}) "
+            f"WHERE (_n - 1) % {RANGE_ROWS} = 0 AND _n > 1 ORDER BY 1",
+            params,
+        ).fetchall()
+    ]
+    edges = [None, *bounds, None]
+    total = 0
+    for k, (low, high) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        conditions = ["record_id >= ?"] * (low is not None) + ["record_id < ?"] * (high is not None)
+        in_range = " AND ".join(conditions) or "true"
+        path = scratch / f"part-{k:05d}.parquet"
+        conn.execute(
+            f"COPY (SELECT {RAW_COLUMNS} FROM raw_instructions WHERE ({where}) AND {in_range} ORDER BY record_id) "
+            f"TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE {PAGE_ROWS})",
+            [*params, *[b for b in (low, high) if b is not None]],
+        )
+        total += pq.ParquetFile(path).metadata.num_rows
+    return total
 
 
 def _raw_pages(scratch: Path) -> Iterator[pl.DataFrame]:
-    """The scratch file PAGE_ROWS rows at a time: memory bounded by the page, not the source."""
-    for batch in pq.ParquetFile(scratch).iter_batches(batch_size=PAGE_ROWS):
-        yield pl.from_arrow(batch)
+    """The scratch files in order, PAGE_ROWS rows at a time: memory bounded by the page, not the source."""
+    for path in sorted(scratch.glob("part-*.parquet")):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=PAGE_ROWS):
+            yield pl.from_arrow(batch)
 
 
 @asset(
@@ -88,7 +112,7 @@ def source_programs(
     curation_hash = record_settings_hash(settings)
     scope, params = source_key.scope_sql()
     where, _ = source_key.scope_sql(alias=None)
-    staging = lintseq_settings.staging_dir
+    staging = lintseq_settings.staging_root
     part = safe_component(source_key.key)
     executor = make_executor(config.executor, config.workers or lintseq_settings.workers, config.ray_address)
 
@@ -103,7 +127,7 @@ def source_programs(
             writer.write(pl.concat(buffered).drop("_row").with_columns(curation_hash=pl.lit(curation_hash)))
             buffered.clear()
 
-    scratch = staging / "scratch" / f"raw-{part}-{context.run.run_id}.parquet"
+    scratch = lintseq_settings.staging_dir / "scratch" / f"raw-{part}-{context.run.run_id}"
     with warehouse.read_connection() as conn:
         n_in = _copy_raw(conn, where, params, scratch)
     progress = Stage(context, records=n_in)
@@ -119,7 +143,7 @@ def source_programs(
             if n_in and len(reject_frames) % 40 == 0:
                 context.log.info(f"source {source_key.key}: {n_candidates} candidates so far of {n_in} records")
     finally:
-        scratch.unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     flush()
     staged = writer.seal()
     record_rejects = pl.concat(reject_frames)

@@ -121,6 +121,11 @@ def dedup_near(candidates: pl.DataFrame, settings: CurationSettings) -> tuple[pl
     """(kept, rejects) for candidates in keeper order, from their precomputed `signature`s."""
     signatures = signature_matrix(candidates, settings.num_perm)
     keeper, similarity = near_duplicates(signatures, settings.jaccard_threshold, settings.minhash_seed)
+    return split_near(candidates, keeper, similarity, settings)
+
+
+def split_near(candidates: pl.DataFrame, keeper: np.ndarray, similarity: np.ndarray, settings: CurationSettings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept, rejects) given, per candidate (keeper order), the index of its keeper (-1: kept)."""
     is_dup = keeper >= 0
     program_ids = candidates["program_id"].to_numpy()
     record_ids = candidates["record_id"].to_numpy()

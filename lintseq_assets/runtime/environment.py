@@ -15,6 +15,10 @@ deep in the code reads `os.environ` behind anyone's back.
     DAGSTER_HOME      the Dagster instance (default $LINTSEQ_HOME/dagster)
     LINTSEQ_SQL_MEMORY_LIMIT  DuckDB's memory cap for `lintseq sql` queries (default 256MB;
                       `lintseq sql --memory-limit` overrides it)
+    LINTSEQ_STAGING_URL  where staged sets go (default $LINTSEQ_HOME/staging); an fsspec URL
+                      such as s3://bucket/prefix hands them across machines (docs/scale.md);
+                      credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+                      AWS_ENDPOINT_URL as boto reads them. Scratch files stay local.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class PlatformSettings:
     replay_check_rows: int = 100
     # How `home` was chosen, for error messages ("LINTSEQ_HOME", or where the search looked).
     home_origin: str = "LINTSEQ_HOME"
+    staging_url: str = ""
 
     @property
     def warehouse_path(self) -> Path:
@@ -54,6 +59,11 @@ class PlatformSettings:
     @property
     def staging_dir(self) -> Path:
         return self.home / "staging"
+
+    @property
+    def staging_root(self) -> Path | str:
+        """Where staged sets go: the URL if one is set, else the local staging folder."""
+        return self.staging_url or self.staging_dir
 
     @property
     def exports_dir(self) -> Path:
@@ -105,7 +115,8 @@ def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None
     workers = _positive_int(env.get("LINTSEQ_WORKERS"), 2, "LINTSEQ_WORKERS")
     replay_rows = _positive_int(env.get("LINTSEQ_REPLAY_CHECK_ROWS"), 100, "LINTSEQ_REPLAY_CHECK_ROWS")
     return PlatformSettings(
-        home=home, sources_file=sources, workers=workers, dagster_home=dagster_home, replay_check_rows=replay_rows, home_origin=origin
+        home=home, sources_file=sources, workers=workers, dagster_home=dagster_home, replay_check_rows=replay_rows, home_origin=origin,
+        staging_url=(env.get("LINTSEQ_STAGING_URL") or "").strip(),
     )
 
 

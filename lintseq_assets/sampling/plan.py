@@ -151,17 +151,19 @@ def _mark_done(conn: duckdb.DuckDBPyConnection, config_hash: str, samples: int, 
 
 def plan_sampling(
     conn: duckdb.DuckDBPyConnection,
-    staging_root: Path,
+    staging_root: Path | str,
     config_hash: str,
     samples: int,
     seed: int,
     *,
     incremental: bool = True,
+    scratch_root: Path | None = None,
 ) -> SamplingPlan:
     """Split `programs` into todo and kept for this config; `incremental=False` samples everything.
 
-    Stages the kept programs (`SKIPS_TABLE`, partition `config_hash`) and writes the todo set to a
-    scratch file under staging; Python holds one batch of either at a time.
+    Stages the kept programs (`SKIPS_TABLE`, partition `config_hash`) under `staging_root` (a
+    folder or a bucket URL) and writes the todo set to a local scratch file under
+    `scratch_root` (default: `staging_root`); Python holds one batch of either at a time.
     """
     _mark_done(conn, config_hash, samples, seed, incremental)
     fingerprint = SamplingFingerprint(config_hash, samples, seed)
@@ -178,7 +180,7 @@ def plan_sampling(
     kept = writer.seal()
 
     # Per process: two runs planning the same config at once must not share (or delete) it.
-    todo_path = partition_dir(staging_root, TODO_TABLE, f"{config_hash}-{os.getpid()}") / "todo.parquet"
+    todo_path = partition_dir(scratch_root or staging_root, TODO_TABLE, f"{config_hash}-{os.getpid()}") / "todo.parquet"
     todo_path.parent.mkdir(parents=True, exist_ok=True)
     # Sorting every program's text is the one big job here: DuckDB does it under a small cap
     # (spilling beyond it), so this step's peak does not grow with the corpus either.

@@ -1,0 +1,126 @@
+"""The loader on its own: how fast one writer brings staged edit sequences into the warehouse.
+
+    python benchmarks/bench_loader.py --staged DIR [--parts 4] [--out bench/loader.json]
+
+DIR is a staged `edit_sequences` partition (`$LINTSEQ_HOME/staging/edit_sequences/<config>/`,
+e.g. kept by `bench_e2e.py --keep`): real rows, real sizes. Its shards are split into
+`--parts` consecutive groups, standing for the sets that sampling nodes stage, and loaded
+through `resources.loader.load` (the one writer, its lock, its merge) into a fresh warehouse:
+
+- `append`: each group in turn, all keys new (what the loader does while nodes sample);
+- `reload`: the whole set again, nothing changed (the merge compares every row);
+- `update`: the whole set with `n_edits` changed on every row (every row rewritten).
+
+Rates are rows/s and MB/s of staged Parquet. `--memory-limit` sets the writer's DuckDB cap
+(the platform's is 256 MB; writing lists of diffs is about 2.5x faster under 1 GB). The sampling rate a 2-core node reaches is read
+from a `bench_e2e.py` result (`--e2e`, sequences / sampling seconds), so the report says how
+many such nodes one loader keeps up with. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from resources.loader import Load, load  # noqa: E402
+from resources.merge import parquet_select  # noqa: E402
+
+
+def _groups(shards: list[Path], parts: int) -> list[list[Path]]:
+    size = -(-len(shards) // parts)
+    return [shards[i : i + size] for i in range(0, len(shards), size)]
+
+
+MEMORY_LIMIT: str | None = None  # --memory-limit: the writer connection's DuckDB cap (default: the platform's 256 MB)
+
+
+def _timed(database: Path, sql: str, scope: str | None, params: tuple, run_id: str) -> tuple[float, object]:
+    started = time.perf_counter()
+    config = {"memory_limit": MEMORY_LIMIT} if MEMORY_LIMIT else None
+    stats = load(database, [Load("edit_sequences", sql, scope, params)], run_id=run_id, config=config)[0]
+    return time.perf_counter() - started, stats
+
+
+def _rate(rows: int, nbytes: int, seconds: float) -> dict:
+    return {"rows": rows, "mb": round(nbytes / 1e6, 1), "seconds": round(seconds, 2),
+            "rows_per_s": round(rows / seconds), "mb_per_s": round(nbytes / 1e6 / seconds, 1)}
+
+
+def sampling_rate(e2e: Path | None) -> float | None:
+    """Sequences a 2-core node samples per second, from a bench_e2e.py result (largest run)."""
+    if e2e is None or not e2e.is_file():
+        return None
+    runs = json.loads(e2e.read_text())["results"]
+    run = max(runs, key=lambda r: r["counts"].get("edit_sequences", 0))
+    return run["counts"]["edit_sequences"] / run["stages_seconds"]["sampling"]
+
+
+def bench(staged: Path, parts: int) -> dict:
+    import pyarrow.parquet as pq
+
+    shards = sorted(staged.glob("shard-*.parquet"))
+    if not shards:
+        raise SystemExit(f"{staged}: no staged shards")
+    rows = [pq.ParquetFile(p).metadata.num_rows for p in shards]
+    sizes = [p.stat().st_size for p in shards]
+    by_shard = dict(zip(shards, zip(rows, sizes, strict=True), strict=True))
+    config = str(pq.read_table(shards[0], columns=["config_hash"]).column(0)[0])
+    home = Path(tempfile.mkdtemp(prefix="lintseq-loader-"))
+    database = home / "lintseq.duckdb"
+    result: dict = {"staged": str(staged), "shards": len(shards), "rows": sum(rows), "mb": round(sum(sizes) / 1e6, 1), "parts": parts}
+    try:
+        seconds = 0.0
+        for k, group in enumerate(_groups(shards, parts)):
+            took, stats = _timed(database, parquet_select(group, "edit_sequences"), None, (), f"append{k}")
+            assert stats.inserted == sum(by_shard[p][0] for p in group), stats
+            seconds += took
+        result["append"] = _rate(sum(rows), sum(sizes), seconds)
+        print(json.dumps({"append": result["append"]}), file=sys.stderr, flush=True)
+        everything = parquet_select(shards, "edit_sequences")
+        took, stats = _timed(database, everything, "t.config_hash = ?", (config,), "reload")
+        assert stats.inserted == stats.updated == stats.deleted == 0, stats
+        result["reload"] = _rate(sum(rows), sum(sizes), took)
+        print(json.dumps({"reload": result["reload"]}), file=sys.stderr, flush=True)
+        changed = f"SELECT * REPLACE (n_edits + 1 AS n_edits) FROM ({everything})"
+        took, stats = _timed(database, changed, "t.config_hash = ?", (config,), "update")
+        assert stats.updated == sum(rows), stats
+        result["update"] = _rate(sum(rows), sum(sizes), took)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--staged", type=Path, required=True, help="a staged edit_sequences partition folder")
+    parser.add_argument("--parts", type=int, default=4, help="groups of shards, one per sampling node")
+    parser.add_argument("--e2e", type=Path, default=REPO / "bench" / "e2e.json", help="a bench_e2e.py result for the sampling rate")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "loader.json")
+    parser.add_argument("--memory-limit", help="DuckDB memory cap of the writer (a loader on its own node can afford more than 256MB)")
+    args = parser.parse_args(argv)
+    global MEMORY_LIMIT
+    MEMORY_LIMIT = args.memory_limit
+    result = bench(args.staged, args.parts)
+    result["load_average"] = os.getloadavg()[0]
+    result["memory_limit"] = args.memory_limit or "256MB (default)"
+    rate = sampling_rate(args.e2e)
+    if rate:
+        result["sampling_rows_per_s_per_node"] = round(rate)
+        result["nodes_one_loader_keeps_up_with"] = round(result["append"]["rows_per_s"] / rate, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
