@@ -47,15 +47,16 @@ def _url(name: str) -> str:
     return f"s3://{BUCKET}/{name}-{uuid.uuid4().hex[:8]}"
 
 
-def _raw(n: int, text: str = "x") -> pl.DataFrame:
+def _raw(n: int, text: str = "x", start: int = 0) -> pl.DataFrame:
+    keys = range(start, start + n)
     return pl.DataFrame(
         {
-            "record_id": [f"a:{k}" for k in range(n)],
+            "record_id": [f"a:{k}" for k in keys],
             "source": ["a"] * n,
             "source_revision": ["r1"] * n,
-            "source_row": list(range(n)),
+            "source_row": list(keys),
             "instruction": ["i"] * n,
-            "response": [f"{text}{k}" for k in range(n)],
+            "response": [f"{text}{k}" for k in keys],
         }
     )
 
@@ -68,7 +69,7 @@ def _load_rows(tmp_path, name: str, staged) -> list[tuple]:
 
 
 def test_stage_seal_and_load_like_local(tmp_path, s3):
-    frames = [_raw(5), _raw(3, "y")]
+    frames = [_raw(5), _raw(3, "y", start=5)]  # distinct keys: which of two duplicates a merge keeps is not defined
     remote = write_partition(_url("stage"), "raw_instructions", "a", frames)
     local = write_partition(tmp_path / "staging", "raw_instructions", "a", frames)
     assert read_partition(remote.folder.rsplit("/raw_instructions/", 1)[0], "raw_instructions", "a").shards == remote.shards
