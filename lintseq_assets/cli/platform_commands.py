@@ -66,7 +66,9 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     os.environ.update({k: v for k, v in platform_environment(settings).items() if k.startswith("LINTSEQ_")})
     print(f"lintseq: materializing every asset (LINTSEQ_HOME={settings.home}, sources={sources})", file=sys.stderr)
     started = time.perf_counter()
-    set_console(print_to_stderr)  # one line per stage, and sampling's done/total, rate, ETA
+    # One line per stage, and sampling's done/total, rate, ETA. With -v Dagster's step logs are
+    # on the console already and carry the same lines, so a second sink would print each twice.
+    set_console(None if args.verbose else print_to_stderr)
     result = materialize_all(build_definitions(settings), settings, run_config, log=lambda line: print(line, file=sys.stderr), sources_file=sources)
     elapsed = time.perf_counter() - started
     if not result.success:
