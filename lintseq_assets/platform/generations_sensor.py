@@ -9,7 +9,6 @@ materializes only the `evaluations` asset for that file.
 """
 
 
-import json
 
 from dagster import (
     DefaultSensorStatus,
@@ -22,15 +21,11 @@ from dagster import (
 
 from lintseq_assets.evaluation.folder import scan_generations
 from lintseq_assets.platform.jobs import EVALUATION_JOB
+from lintseq_assets.platform.sensor_cursor import cursor_of, seen_keys
 from lintseq_assets.runtime.environment import PlatformSettings
 from lintseq_assets.sources.dropfolder import DEFAULT_SETTLE_SECONDS
 
 GENERATIONS_SENSOR = "generation_files"
-def _seen(cursor: str | None) -> set[str]:
-    try:
-        return set(json.loads(cursor)["seen"]) if cursor else set()
-    except (ValueError, KeyError, TypeError):
-        return set()
 
 
 def build_generations_sensor(settings: PlatformSettings, settle_seconds: float = DEFAULT_SETTLE_SECONDS):
@@ -45,7 +40,7 @@ def build_generations_sensor(settings: PlatformSettings, settle_seconds: float =
         description=f"Model outputs in {root}/<humaneval|mbpp>/*.jsonl are evaluated (settled {settle_seconds:.0f}s or a .done marker).",
     )
     def generation_files(context: SensorEvaluationContext):
-        seen = _seen(context.cursor)
+        seen = seen_keys(context.cursor)
         fresh = {}
         for item in scan_generations(root, settle_seconds):
             key = f"{item.content_hash}:{item.benchmark}:{item.format}:{item.malformed}"
@@ -61,6 +56,6 @@ def build_generations_sensor(settings: PlatformSettings, settle_seconds: float =
             )
             for key, item in fresh.items()
         ]
-        return SensorResult(run_requests=requests, cursor=json.dumps({"seen": sorted(seen | set(fresh))}))
+        return SensorResult(run_requests=requests, cursor=cursor_of(seen | set(fresh)))
 
     return generation_files

@@ -12,7 +12,6 @@ second run with the same run key).
 """
 
 
-import json
 from pathlib import Path
 
 from dagster import (
@@ -27,19 +26,13 @@ from dagster import (
 )
 
 from lintseq_assets.platform.partitions import SOURCE_PARTITIONS
+from lintseq_assets.platform.sensor_cursor import cursor_of, seen_keys
 from lintseq_assets.runtime.environment import PlatformSettings
 from lintseq_assets.sources.dropfolder import DEFAULT_SETTLE_SECONDS, register_drop, scan_incoming
 from lintseq_assets.sources.keys import keys_for_source
 from lintseq_assets.sources.spec import SourceConfigError, load_sources
 
 INCOMING_SENSOR = "incoming_files"
-
-
-def _seen(cursor: str | None) -> set[str]:
-    try:
-        return set(json.loads(cursor)["seen"]) if cursor else set()
-    except (ValueError, KeyError, TypeError):
-        return set()
 
 
 def _unlisted_sources(context: SensorEvaluationContext, settings: PlatformSettings) -> list[str]:
@@ -65,7 +58,7 @@ def build_incoming_sensor(settings: PlatformSettings, job_name: str, settle_seco
         description=f"New .jsonl/.parquet/.py files or folders in {incoming} become sources (settled {settle_seconds:.0f}s or a .done marker).",
     )
     def incoming_files(context: SensorEvaluationContext):
-        seen = _seen(context.cursor)
+        seen = seen_keys(context.cursor)
         fresh = [item for item in scan_incoming(incoming, settle_seconds) if item.content_hash not in seen]
         fresh = list({item.content_hash: item for item in fresh}.values())  # same bytes under two names: once
         new_keys = _unlisted_sources(context, settings) + [item.source_name for item in fresh]
@@ -82,7 +75,7 @@ def build_incoming_sensor(settings: PlatformSettings, job_name: str, settle_seco
                     tags={"lintseq/source": item.source_name, "lintseq/drop": Path(item.path).name},
                 )
             )
-        cursor = json.dumps({"seen": sorted(seen | {item.content_hash for item in fresh})})
+        cursor = cursor_of(seen | {item.content_hash for item in fresh})
         return SensorResult(
             run_requests=requests,
             cursor=cursor,
