@@ -13,7 +13,6 @@ Errors are one line (what went wrong, what to do) and exit 2. `eval` prints a su
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import uuid
 from collections import Counter
@@ -32,6 +31,7 @@ from lintseq_assets.evaluation.runner import (
     GenerationsError,
     evaluate,
     file_sha256,
+    json_lines,
     read_generations,
 )
 from lintseq_assets.evaluation.sandbox import SandboxLimits, SandboxUnavailable, capabilities
@@ -46,23 +46,17 @@ def _fail(command: str, message: str) -> int:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     source = Path(args.generations)
-    if not source.is_file():
-        return _fail("decode", f"{source}: no such file; give a JSONL file of {{\"{args.field}\": ...}} rows")
     rows, kinds, failed = [], Counter(), 0
-    with open(source, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                return _fail("decode", f"{source}:{number}: not a JSON object; each line must hold a \"{args.field}\" string")
+    try:
+        for number, row in json_lines(source, f"{{\"{args.field}\": ...}}"):
             if not isinstance(row, dict) or not isinstance(row.get(args.field), str):
                 return _fail("decode", f"{source}:{number}: no string field {args.field!r} (choose another with --field)")
             result = decode(row[args.field], malformed=args.malformed)
             kinds.update(result.malformed)
             failed += result.program is None
             rows.append({**{k: v for k, v in row.items() if k != args.field}, **result.as_row()})
+    except GenerationsError as error:
+        return _fail("decode", str(error))
     written = write_jsonl_atomic(Path(args.output), rows)
     detail = ", ".join(f"{k}={kinds[k]}" for k in MALFORMED_KINDS if kinds[k]) or "none"
     print(f"decoded {written} rows ({written - failed} programs, {failed} failed); malformed edits: {detail}; wrote {args.output}", file=sys.stderr)

@@ -15,7 +15,7 @@ import json
 import queue
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -115,28 +115,40 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_generations(path: str | Path, problems: dict[str, Problem], field_name: str = "completion") -> list[Generation]:
-    """Rows of a generations file, checked against the benchmark's task ids."""
+def json_lines(path: str | Path, shape: str) -> Iterator[tuple[int, object]]:
+    """(line number, parsed value) of each non-blank line of a JSONL file; `shape` names what a
+    line should hold, for the one-line error that stops at the first line that is not JSON.
+
+    One reader for `lintseq decode` and `lintseq eval`, so both say the same thing about the
+    same bad file. Bytes that are not UTF-8 are replaced rather than fatal, so one stray byte
+    in a model's output does not stop the rest of the file from being scored.
+    """
     path = Path(path)
     if not path.is_file():
-        raise GenerationsError(f"{path}: no such file; give a JSONL file of {{\"task_id\", \"{field_name}\"}} rows")
-    generations: list[Generation] = []
-    seen: Counter = Counter()
+        raise GenerationsError(f"{path}: no such file; give a JSONL file of {shape} rows")
     with open(path, encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                yield number, json.loads(line)
             except json.JSONDecodeError:
-                raise GenerationsError(f"{path}:{number}: not a JSON object; each line must be {{\"task_id\", \"{field_name}\"}}") from None
-            if not isinstance(row, dict) or "task_id" not in row or not isinstance(row.get(field_name), str):
-                raise GenerationsError(f"{path}:{number}: needs \"task_id\" and a string \"{field_name}\"")
-            task_id = str(row["task_id"])
-            if task_id not in problems:
-                raise GenerationsError(f"{path}:{number}: task_id {task_id!r} is not a task of this benchmark (e.g. {next(iter(problems))!r})")
-            generations.append(Generation(task_id, seen[task_id], row[field_name]))
-            seen[task_id] += 1
+                raise GenerationsError(f"{path}:{number}: not a JSON object; each line must hold {shape}") from None
+
+
+def read_generations(path: str | Path, problems: dict[str, Problem], field_name: str = "completion") -> list[Generation]:
+    """Rows of a generations file, checked against the benchmark's task ids."""
+    path = Path(path)
+    generations: list[Generation] = []
+    seen: Counter = Counter()
+    for number, row in json_lines(path, f"{{\"task_id\", \"{field_name}\"}}"):
+        if not isinstance(row, dict) or "task_id" not in row or not isinstance(row.get(field_name), str):
+            raise GenerationsError(f"{path}:{number}: needs \"task_id\" and a string \"{field_name}\"")
+        task_id = str(row["task_id"])
+        if task_id not in problems:
+            raise GenerationsError(f"{path}:{number}: task_id {task_id!r} is not a task of this benchmark (e.g. {next(iter(problems))!r})")
+        generations.append(Generation(task_id, seen[task_id], row[field_name]))
+        seen[task_id] += 1
     if not generations:
         raise GenerationsError(f"{path}: no generations in it")
     return generations
