@@ -73,6 +73,21 @@ def _range_filter(alias: str, key: str, low: object, high: object) -> tuple[str,
     return (" AND ".join(parts) or "true"), params
 
 
+def first_occurrences(incoming_sql: str, key_list: str) -> str:
+    """The rows of `incoming_sql` whose key is not repeated earlier in it, in staged order.
+
+    A window with an empty OVER () is one of the operations DuckDB documents as keeping the
+    input's row order (docs: "Order preservation"), and a read_parquet over a list of shards
+    yields them file by file, row by row; so `_pos` is the staged order and the first
+    occurrence is the same row whatever the thread count. A bare `row_number() OVER
+    (PARTITION BY key)` numbers a partition in whatever order the hash partitions were
+    filled: it kept a later duplicate for 21 of 100 keys even on one thread."""
+    return (
+        f"SELECT * EXCLUDE (_pos, _dup) FROM (SELECT *, row_number() OVER (PARTITION BY {key_list} ORDER BY _pos) AS _dup "
+        f"FROM (SELECT *, row_number() OVER () AS _pos FROM ({incoming_sql}))) WHERE _dup = 1"
+    )
+
+
 def merge(
     conn: duckdb.DuckDBPyConnection,
     table: str,
@@ -87,7 +102,8 @@ def merge(
 
     `scope_sql` is a boolean SQL expression over the target's columns naming the rows this
     load owns; None means "no deletions" (pure upsert). Duplicate keys among the incoming
-    rows keep the first occurrence, so a bad batch cannot violate a primary key.
+    rows keep the first occurrence in staged order (`first_occurrences`), so a bad batch cannot
+    violate a primary key and the row kept does not depend on threads.
 
     Memory stays bounded whatever the size of the load: the incoming rows go to a temporary
     table (which DuckDB spills beyond its memory cap), duplicates are looked for on the keys
@@ -112,10 +128,7 @@ def merge(
             f"SELECT EXISTS (SELECT 1 FROM ({incoming_sql}) GROUP BY {key_list} HAVING count(*) > 1)"
         ).fetchone()[0]
         if has_duplicates:
-            source = (
-                f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY {key_list}) AS _dup "
-                f"FROM ({incoming_sql})) WHERE _dup = 1"
-            )
+            source = first_occurrences(incoming_sql, key_list)
         else:
             source = f"SELECT * FROM ({incoming_sql})"
         # Keys only again: which incoming keys the table already has. None (a first load, a
