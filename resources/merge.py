@@ -13,6 +13,8 @@ id of the run that last changed its content, which is what lineage needs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -88,6 +90,22 @@ def first_occurrences(incoming_sql: str, key_list: str) -> str:
     )
 
 
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection, own: bool = True) -> Iterator[None]:
+    """BEGIN ... COMMIT around the block (ROLLBACK on any error); nothing when `own` is False,
+    because the caller (the loader, for all loads of one call) holds the transaction."""
+    if not own:
+        yield
+        return
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def merge(
     conn: duckdb.DuckDBPyConnection,
     table: str,
@@ -97,6 +115,7 @@ def merge(
     scope_sql: str | None = None,
     scope_params: list | None = None,
     update_range_rows: int = UPDATE_RANGE_ROWS,
+    own_transaction: bool = True,
 ) -> MergeStats:
     """Merge the rows of `incoming_sql` (any SELECT or table function) into `table`.
 
@@ -114,6 +133,10 @@ def merge(
     asked first, on keys alone; when none is (a first load, a node's new batch) the rows are
     appended in bulk straight from the source, with no temporary copy, update pass or
     anti-join; otherwise only the incoming rows whose key exists are compared.
+
+    `own_transaction=False` runs inside the caller's transaction (the loader commits all loads
+    of one call at once: DuckDB's commit, where the appended rows are written out, is most of
+    an append's cost, and one commit of a node's whole set costs less than one per table).
     """
     keys = KEYS[table]
     columns = _columns(conn, table)
@@ -121,8 +144,7 @@ def merge(
     key_match = " AND ".join(f"t.{_quote(k)} = i.{_quote(k)}" for k in keys)
     key_list = ", ".join(map(_quote, keys))
     select_cols = ", ".join(f"{_quote(c)}" for c in columns if c != "run_id")
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn, own_transaction):
         # Keys only: the window that drops duplicates holds whole rows, so it runs only when needed.
         has_duplicates = conn.execute(
             f"SELECT EXISTS (SELECT 1 FROM ({incoming_sql}) GROUP BY {key_list} HAVING count(*) > 1)"
@@ -147,7 +169,6 @@ def merge(
                 f"INSERT INTO {table} ({all_columns}) SELECT {all_columns} FROM (SELECT {select_cols}, ?::VARCHAR AS run_id FROM ({source}))",
                 [run_id],
             ).fetchone()[0]
-            conn.execute("COMMIT")
             return MergeStats(inserted, inserted, 0, deleted)
         conn.execute(
             f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {select_cols}, ?::VARCHAR AS run_id FROM ({source})",
@@ -192,22 +213,13 @@ def merge(
             inserted = conn.execute(f"INSERT INTO {table} ({all_columns}) SELECT {all_columns} FROM _incoming").fetchone()[0]
         conn.execute("DROP TABLE _existing")
         conn.execute("DROP TABLE _incoming")
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
     return MergeStats(incoming, inserted, updated, deleted)
 
 
-def replace_table(conn: duckdb.DuckDBPyConnection, table: str, incoming_sql: str, *, run_id: str) -> int:
+def replace_table(conn: duckdb.DuckDBPyConnection, table: str, incoming_sql: str, *, run_id: str, own_transaction: bool = True) -> int:
     """Replace a whole report table (no key: e.g. the curation funnel) in one transaction."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn, own_transaction):
         conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT *, ?::VARCHAR AS run_id FROM ({incoming_sql})", [run_id])
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
     return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 

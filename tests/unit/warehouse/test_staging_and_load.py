@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -15,7 +16,8 @@ from lintseq_assets.runtime.staging import (
 )
 from lintseq_assets.sources.ingest import open_source, stdlib_files
 from lintseq_assets.sources.spec import SourceConfigError, parse_sources
-from resources.connect import connect_writer
+from resources.connect import connect_reader, connect_writer
+from resources.loader import Load, load
 from resources.merge import merge, parquet_select
 
 RAW = {"record_id": pl.String, "source": pl.String, "source_revision": pl.String, "source_row": pl.Int64, "instruction": pl.String, "response": pl.String}
@@ -139,3 +141,18 @@ def test_python_glob_source_derives_instructions_from_docstrings(tmp_path):
     bad = [r for r in records if hasattr(r, "reason")]
     assert [r.instruction for r in good] == ["Compute things."]
     assert [r.reason for r in bad] == ["not_text"]
+
+
+def test_the_loads_of_one_call_commit_together(tmp_path):
+    """One transaction per `load` call: a failing load leaves the earlier loads of the same call
+    unapplied too (readers never see a step's tables half changed)."""
+    database = tmp_path / "w.duckdb"
+    good = write_partition(tmp_path, "raw", "a", [_raw([("a:1", "a", "r1", 0, "i", "x")])])
+    bad = write_partition(tmp_path, "raw", "b", [_raw([("b:1", None, "r1", 0, "i", "y")])])  # source is NOT NULL
+    loads = [Load("raw_instructions", parquet_select(good.shards, "raw_instructions")),
+             Load("raw_instructions", parquet_select(bad.shards, "raw_instructions"))]
+    with pytest.raises(duckdb.ConstraintException):
+        load(database, loads, run_id="r1")
+    load(database, loads[:1], run_id="r2")
+    with connect_reader(database) as conn:
+        assert conn.execute("SELECT record_id, run_id FROM raw_instructions").fetchall() == [("a:1", "r2")]
