@@ -79,7 +79,8 @@ def first_occurrences(incoming_sql: str, key_list: str) -> str:
     """The rows of `incoming_sql` whose key is not repeated earlier in it, in staged order.
 
     A window with an empty OVER () is one of the operations DuckDB documents as keeping the
-    input's row order (docs: "Order preservation"), and a read_parquet over a list of shards
+    input's row order (docs: "Order preservation"; it needs `preserve_insertion_order`, the
+    default, which the loader never turns off), and a read_parquet over a list of shards
     yields them file by file, row by row; so `_pos` is the staged order and the first
     occurrence is the same row whatever the thread count. A bare `row_number() OVER
     (PARTITION BY key)` numbers a partition in whatever order the hash partitions were
