@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from resources.connect import connect_writer, mark_writing, writer_lock_path
-from resources.merge import MergeStats, merge, replace_table
+from resources.merge import MergeStats, merge, replace_table, transaction
 
 # A writer waits this many lock retries (backoff up to 5 s each: about 10 minutes) for readers
 # in other processes, such as an export staging its files; it already holds the write lock.
@@ -120,12 +120,27 @@ def fetch_remote(loads: Sequence[Load], folder: Path) -> list[Load]:
     return [replace(item, rows_sql=swap(item.rows_sql), scope_sql=swap(item.scope_sql)) for item in loads]
 
 
+def _apply(conn, item: Load, run_id: str) -> MergeStats:
+    """One load, inside the loader's transaction."""
+    if item.rows_sql is None:
+        if not item.scope_sql:
+            raise ValueError(f"a delete from {item.table} needs a scope")
+        deleted = conn.execute(f"DELETE FROM {item.table} t WHERE {item.scope_sql}", list(item.scope_params)).fetchone()[0]
+        return MergeStats(0, 0, 0, deleted)
+    if item.replace:
+        rows = replace_table(conn, item.table, item.rows_sql, run_id=run_id, own_transaction=False)
+        return MergeStats(rows, rows, 0, 0)
+    return merge(conn, item.table, item.rows_sql, run_id=run_id, scope_sql=item.scope_sql, scope_params=list(item.scope_params), own_transaction=False)
+
+
 def load(database: str | Path, loads: Sequence[Load], *, run_id: str, retries: int = WRITER_RETRIES, config: dict | None = None) -> list[MergeStats]:
     """Apply `loads` in order under the write lock; one `MergeStats` per load, for metadata.
 
-    A replaced report table counts its rows as inserted. Each load is its own transaction:
-    a failure leaves the earlier loads of the list in place, and the asset's re-run
-    converges (every load is idempotent)."""
+    A replaced report table counts its rows as inserted. All loads of one call are one
+    transaction: a reader sees a step's tables change together, a failure leaves none of them
+    applied (the asset's re-run converges: every load is idempotent), and DuckDB writes the
+    appended rows out once, at the one commit, instead of once per table (the commit is most
+    of an append's cost: docs/scale.md, "The loader's rate")."""
     stats: list[MergeStats] = []
     fetched: Path | None = None
     try:
@@ -136,19 +151,9 @@ def load(database: str | Path, loads: Sequence[Load], *, run_id: str, retries: i
         with write_lock(database):
             conn = connect_writer(database, retries=retries, config=config)
             try:
-                for item in loads:
-                    if item.rows_sql is None:
-                        if not item.scope_sql:
-                            raise ValueError(f"a delete from {item.table} needs a scope")
-                        deleted = conn.execute(f"DELETE FROM {item.table} t WHERE {item.scope_sql}", list(item.scope_params)).fetchone()[0]
-                        stats.append(MergeStats(0, 0, 0, deleted))
-                    elif item.replace:
-                        rows = replace_table(conn, item.table, item.rows_sql, run_id=run_id)
-                        stats.append(MergeStats(rows, rows, 0, 0))
-                    else:
-                        stats.append(
-                            merge(conn, item.table, item.rows_sql, run_id=run_id, scope_sql=item.scope_sql, scope_params=list(item.scope_params))
-                        )
+                with transaction(conn):
+                    for item in loads:
+                        stats.append(_apply(conn, item, run_id))
             finally:
                 conn.close()
     finally:

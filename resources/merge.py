@@ -13,6 +13,8 @@ id of the run that last changed its content, which is what lineage needs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -73,6 +75,38 @@ def _range_filter(alias: str, key: str, low: object, high: object) -> tuple[str,
     return (" AND ".join(parts) or "true"), params
 
 
+def first_occurrences(incoming_sql: str, key_list: str) -> str:
+    """The rows of `incoming_sql` whose key is not repeated earlier in it, in staged order.
+
+    A window with an empty OVER () is one of the operations DuckDB documents as keeping the
+    input's row order (docs: "Order preservation"; it needs `preserve_insertion_order`, the
+    default, which the loader never turns off), and a read_parquet over a list of shards
+    yields them file by file, row by row; so `_pos` is the staged order and the first
+    occurrence is the same row whatever the thread count. A bare `row_number() OVER
+    (PARTITION BY key)` numbers a partition in whatever order the hash partitions were
+    filled: it kept a later duplicate for 21 of 100 keys even on one thread."""
+    return (
+        f"SELECT * EXCLUDE (_pos, _dup) FROM (SELECT *, row_number() OVER (PARTITION BY {key_list} ORDER BY _pos) AS _dup "
+        f"FROM (SELECT *, row_number() OVER () AS _pos FROM ({incoming_sql}))) WHERE _dup = 1"
+    )
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection, own: bool = True) -> Iterator[None]:
+    """BEGIN ... COMMIT around the block (ROLLBACK on any error); nothing when `own` is False,
+    because the caller (the loader, for all loads of one call) holds the transaction."""
+    if not own:
+        yield
+        return
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def merge(
     conn: duckdb.DuckDBPyConnection,
     table: str,
@@ -82,12 +116,14 @@ def merge(
     scope_sql: str | None = None,
     scope_params: list | None = None,
     update_range_rows: int = UPDATE_RANGE_ROWS,
+    own_transaction: bool = True,
 ) -> MergeStats:
     """Merge the rows of `incoming_sql` (any SELECT or table function) into `table`.
 
     `scope_sql` is a boolean SQL expression over the target's columns naming the rows this
     load owns; None means "no deletions" (pure upsert). Duplicate keys among the incoming
-    rows keep the first occurrence, so a bad batch cannot violate a primary key.
+    rows keep the first occurrence in staged order (`first_occurrences`), so a bad batch cannot
+    violate a primary key and the row kept does not depend on threads.
 
     Memory stays bounded whatever the size of the load: the incoming rows go to a temporary
     table (which DuckDB spills beyond its memory cap), duplicates are looked for on the keys
@@ -98,6 +134,10 @@ def merge(
     asked first, on keys alone; when none is (a first load, a node's new batch) the rows are
     appended in bulk straight from the source, with no temporary copy, update pass or
     anti-join; otherwise only the incoming rows whose key exists are compared.
+
+    `own_transaction=False` runs inside the caller's transaction (the loader commits all loads
+    of one call at once: DuckDB's commit, where the appended rows are written out, is most of
+    an append's cost, and one commit of a node's whole set costs less than one per table).
     """
     keys = KEYS[table]
     columns = _columns(conn, table)
@@ -105,17 +145,13 @@ def merge(
     key_match = " AND ".join(f"t.{_quote(k)} = i.{_quote(k)}" for k in keys)
     key_list = ", ".join(map(_quote, keys))
     select_cols = ", ".join(f"{_quote(c)}" for c in columns if c != "run_id")
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn, own_transaction):
         # Keys only: the window that drops duplicates holds whole rows, so it runs only when needed.
         has_duplicates = conn.execute(
             f"SELECT EXISTS (SELECT 1 FROM ({incoming_sql}) GROUP BY {key_list} HAVING count(*) > 1)"
         ).fetchone()[0]
         if has_duplicates:
-            source = (
-                f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY {key_list}) AS _dup "
-                f"FROM ({incoming_sql})) WHERE _dup = 1"
-            )
+            source = first_occurrences(incoming_sql, key_list)
         else:
             source = f"SELECT * FROM ({incoming_sql})"
         # Keys only again: which incoming keys the table already has. None (a first load, a
@@ -134,7 +170,6 @@ def merge(
                 f"INSERT INTO {table} ({all_columns}) SELECT {all_columns} FROM (SELECT {select_cols}, ?::VARCHAR AS run_id FROM ({source}))",
                 [run_id],
             ).fetchone()[0]
-            conn.execute("COMMIT")
             return MergeStats(inserted, inserted, 0, deleted)
         conn.execute(
             f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT {select_cols}, ?::VARCHAR AS run_id FROM ({source})",
@@ -179,22 +214,13 @@ def merge(
             inserted = conn.execute(f"INSERT INTO {table} ({all_columns}) SELECT {all_columns} FROM _incoming").fetchone()[0]
         conn.execute("DROP TABLE _existing")
         conn.execute("DROP TABLE _incoming")
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
     return MergeStats(incoming, inserted, updated, deleted)
 
 
-def replace_table(conn: duckdb.DuckDBPyConnection, table: str, incoming_sql: str, *, run_id: str) -> int:
+def replace_table(conn: duckdb.DuckDBPyConnection, table: str, incoming_sql: str, *, run_id: str, own_transaction: bool = True) -> int:
     """Replace a whole report table (no key: e.g. the curation funnel) in one transaction."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn, own_transaction):
         conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT *, ?::VARCHAR AS run_id FROM ({incoming_sql})", [run_id])
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
     return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 

@@ -2,7 +2,9 @@
 
 Sampling (`sample_many`, the same function `lintseq sample` uses) runs in worker processes
 and writes Parquet shards under `staging/edit_sequences/<config_hash>/`; it holds no
-warehouse connection while it samples. The programs to sample are planned in
+warehouse connection while it samples. On Ray with a bucket (`LINTSEQ_STAGING_URL`) the
+workers PUT their shards themselves and the driver only seals the manifest
+(`sampling/worker_staging.py`), so edit paths never pass through the driver's node. The programs to sample are planned in
 DuckDB and read back from a scratch file a batch at a time (`lintseq_assets.sampling.plan`), so
 the step's memory does not grow with the corpus. Every sequence carries its program's
 provenance (source record, source, revision, row). `edit_sequences` is a separate step that
@@ -32,7 +34,12 @@ from lintseq_assets.assets.rejects import reasons, rejects_frame, stage_rejects
 from lintseq_assets.platform.progress import Stage, Ticker
 from lintseq_assets.platform.run_config import SamplingConfig, run_settings_metadata
 from lintseq_assets.runtime.executors import make_executor
-from lintseq_assets.runtime.staging import ShardWriter, wait_for_partition, write_partition
+from lintseq_assets.runtime.staging import (
+    ShardWriter,
+    is_remote,
+    wait_for_partition,
+    write_partition,
+)
 from lintseq_assets.sampling.batch import ProgramInput, sample_many
 from lintseq_assets.sampling.plan import (
     LEDGER_TABLE,
@@ -44,30 +51,17 @@ from lintseq_assets.sampling.plan import (
     plan_sampling,
     provenance_refresh,
 )
-from lintseq_assets.tables import EDIT_SEQUENCES
+from lintseq_assets.sampling.worker_staging import (
+    SEQUENCE_SCHEMA,
+    is_staged,
+    numbered_chunks,
+    sample_and_stage,
+    sequence_rows,
+)
 from resources.loader import Load
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
-
-SEQUENCE_SCHEMA = EDIT_SEQUENCES.staged_schema()
-def _sequence_rows(result, origin: ProgramRow) -> list[dict]:
-    return [
-        {
-            "sequence_id": s.sequence_id,
-            "program_id": s.program_id,
-            "sample_index": s.sample_index,
-            "seed": s.seed,
-            "config_hash": s.config_hash,
-            "n_edits": s.n_edits,
-            "edit_path": list(s.edit_path),
-            "record_id": origin.record_id,
-            "source": origin.source,
-            "source_revision": origin.source_revision,
-            "source_row": origin.source_row,
-        }
-        for s in result.sequences
-    ]
 
 
 @asset(
@@ -118,34 +112,64 @@ def edit_sequence_shards(
     batch: list[dict] = []
     outcomes: list[tuple[str, str]] = []
     n_programs = 0
+    n_done = 0
     edit_counts: Counter[int] = Counter()
+
+    def account(result, n_edits: list[int]) -> ProgramRow:
+        """The driver's bookkeeping of one result, in input order: reject, ledger, fingerprint."""
+        nonlocal n_programs, n_done
+        origin = in_flight.popleft()
+        if origin.record_id != result.record_id:
+            raise RuntimeError(f"sampler results out of order: {result.record_id} where {origin.record_id} was expected")
+        expected_id, source = origin.program_id, origin.source
+        if result.rejected:
+            rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": result.reject_reason, "detail": result.reject_detail})
+            outcomes.append((expected_id, result.reject_reason))
+            outcome = result.reject_reason
+        elif not is_staged(result, origin):  # curation and the engine disagree on the text
+            rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": "program_changed", "detail": f"engine id {result.program_id} != {expected_id}"})
+            outcome = "program_changed"
+        else:
+            n_programs += 1
+            outcomes.append((expected_id, "sampled"))
+            outcome = "sampled"
+            edit_counts.update(n_edits)
+        fingerprint.add(expected_id, origin.record_id, origin.source, origin.source_revision, origin.source_row, outcome)
+        n_done += 1
+        ticker.update(n_done, force=n_done == n_todo)
+        return origin
+
+    def flush_ledger() -> None:
+        nonlocal outcomes
+        ledger.write(ledger_frame(outcomes, config_hash, config.samples, config.seed))
+        outcomes = []
+
     try:
-        results = sample_many(inputs(), config=sampler, samples=config.samples, seed=config.seed, executor=executor)
-        for n_done, result in enumerate(results, start=1):
-            origin = in_flight.popleft()
-            if origin.record_id != result.record_id:
-                raise RuntimeError(f"sampler results out of order: {result.record_id} where {origin.record_id} was expected")
-            expected_id, source = origin.program_id, origin.source
-            if result.rejected:
-                rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": result.reject_reason, "detail": result.reject_detail})
-                outcomes.append((expected_id, result.reject_reason))
-                outcome = result.reject_reason
-            elif result.program_id != expected_id:  # curation and the engine disagree on the text
-                rejects.append({"record_id": result.record_id, "source": source, "stage": "sample", "reason": "program_changed", "detail": f"engine id {result.program_id} != {expected_id}"})
-                outcome = "program_changed"
-            else:
-                n_programs += 1
-                outcomes.append((expected_id, "sampled"))
-                outcome = "sampled"
-                rows = _sequence_rows(result, origin)
-                edit_counts.update(r["n_edits"] for r in rows)
-                batch.extend(rows)
-            fingerprint.add(expected_id, origin.record_id, origin.source, origin.source_revision, origin.source_row, outcome)
-            ticker.update(n_done, force=n_done == n_todo)
-            if n_done % config.shard_programs == 0:
-                writer.write(pl.DataFrame(batch, schema=SEQUENCE_SCHEMA))
-                ledger.write(ledger_frame(outcomes, config_hash, config.samples, config.seed))
-                batch, outcomes = [], []
+        staged_by = "workers" if config.executor == "ray" and is_remote(staging) else "driver"
+        if staged_by == "workers":
+            # Workers PUT their own shards (a shard's worth of programs per task); the driver
+            # adopts them in order and seals the manifest last (sampling/worker_staging.py).
+            def origins():
+                for row in plan.todo():
+                    in_flight.append(row._replace(program=None))
+                    yield row
+
+            chunks = numbered_chunks(origins(), config.shard_programs)
+            for staged_chunk in executor.map_ordered(sample_and_stage, chunks, writer.folder, sampler, config.samples, config.seed):
+                for result, n_edits in zip(staged_chunk.results, staged_chunk.n_edits, strict=True):
+                    account(result, n_edits)
+                if staged_chunk.shard is not None:
+                    writer.adopt(staged_chunk.shard, staged_chunk.rows)
+                flush_ledger()
+        else:
+            for result in sample_many(inputs(), config=sampler, samples=config.samples, seed=config.seed, executor=executor):
+                origin = account(result, [s.n_edits for s in result.sequences])
+                if is_staged(result, origin):
+                    batch.extend(sequence_rows(result, origin))
+                if n_done % config.shard_programs == 0:
+                    writer.write(pl.DataFrame(batch, schema=SEQUENCE_SCHEMA))
+                    batch = []
+                    flush_ledger()
     finally:
         plan.discard()
     writer.write(pl.DataFrame(batch, schema=SEQUENCE_SCHEMA))
@@ -175,6 +199,7 @@ def edit_sequence_shards(
             "programs_sampled": n_programs,
             "sequences_staged": staged.rows,
             "shards": len(staged.shards),
+            "shards_staged_by": staged_by,
             "staging_dir": MetadataValue.path(str(staged.folder)),
             "rejects": rejects_df.height,
             "rejects_by_reason": counts_table(reasons(rejects_df)),

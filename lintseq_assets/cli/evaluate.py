@@ -135,7 +135,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         settings = load_settings()
         run_id = f"eval-{uuid.uuid4().hex[:12]}"
         staged = stage_evaluation(settings.staging_dir, run)
-        (stats,) = load(settings.warehouse_path, [Load(TABLE, parquet_select(staged.shards, TABLE), SCOPE_SQL, tuple(scope_params(run)))], run_id=run_id)
+        (stats,) = load(settings.warehouse_path, [Load(TABLE, parquet_select(staged.shards, TABLE), SCOPE_SQL, tuple(scope_params(run)))], run_id=run_id,
+                        config={"memory_limit": settings.loader_memory_limit})
         print(f"warehouse {settings.warehouse_path}: table evaluations, run {run_id} "
               f"({stats.inserted} inserted, {stats.updated} updated, {stats.deleted} deleted)")
         print(f'try: lintseq sql "SELECT task_id, generation_index, passed, failure_kind FROM evaluations '

@@ -131,7 +131,7 @@ def prune(settings: PlatformSettings, plan: PrunePlan, instance=None, run_id: st
     if settings.warehouse_path.exists() and any(plan.rows.values()):
         loads = [Load.delete(LEDGER, LEDGER_SCOPE, (plan.source, plan.source))]
         loads += [Load.delete(table, "t.source = ?", (plan.source,)) for table in SOURCE_TABLES]
-        for item, stats in zip(loads, load(settings.warehouse_path, loads, run_id=run_id), strict=True):
+        for item, stats in zip(loads, load(settings.warehouse_path, loads, run_id=run_id, config={"memory_limit": settings.loader_memory_limit}), strict=True):
             deleted[item.table] = stats.deleted
     for path in plan.files:
         if path.is_dir():

@@ -19,11 +19,16 @@ deep in the code reads `os.environ` behind anyone's back.
                       such as s3://bucket/prefix hands them across machines (docs/scale.md);
                       credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
                       AWS_ENDPOINT_URL as boto reads them. Scratch files stay local.
+    LINTSEQ_LOADER_MEMORY_LIMIT  DuckDB's memory cap for the loader, the one writer (default
+                      256MB, the platform's cap). A loader on its own node can afford more
+                      and appends faster with it: 1GB spills less (docs/scale.md, "The loader's
+                      rate"). DuckDB syntax: 512MB, 2GB, 50%.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +36,9 @@ from lintseq_assets.runtime.config_errors import ConfigError
 
 PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_SOURCES_FILE = PACKAGE_DATA / "sources.yaml"
+# The loader's default cap: the platform's (resources.connect.DEFAULT_MEMORY_LIMIT), so memory
+# stays flat unless the operator of a loader node asks for more.
+DEFAULT_LOADER_MEMORY_LIMIT = "256MB"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The instance template: storage, telemetry, run limits. Copied into DAGSTER_HOME. It is package
 # data, not a dagster.yaml at the repository root: Dagster reads (or warns that it ignores) a
@@ -51,6 +59,7 @@ class PlatformSettings:
     # How `home` was chosen, for error messages ("LINTSEQ_HOME", or where the search looked).
     home_origin: str = "LINTSEQ_HOME"
     staging_url: str = ""
+    loader_memory_limit: str = DEFAULT_LOADER_MEMORY_LIMIT
 
     @property
     def warehouse_path(self) -> Path:
@@ -80,6 +89,20 @@ def _positive_int(value: str | None, default: int, name: str) -> int:
     if number < 1:
         raise ConfigError(f"{name} must be >= 1, got {number}")
     return number
+
+
+# What DuckDB's memory_limit accepts: an amount with a unit, or a share of RAM.
+_MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)\s*$", re.IGNORECASE)
+
+
+def memory_limit(value: str | None, default: str, name: str) -> str:
+    """A DuckDB memory cap from the environment, checked here so a typo fails in one line at
+    start-up instead of deep inside the first load."""
+    if value is None or not value.strip():
+        return default
+    if not _MEMORY_LIMIT.match(value):
+        raise ConfigError(f"{name} must be a DuckDB memory size such as 512MB, 2GB or 50%, got {value!r}")
+    return value.strip()
 
 
 def _is_project_root(folder: Path) -> bool:
@@ -117,6 +140,7 @@ def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None
     return PlatformSettings(
         home=home, sources_file=sources, workers=workers, dagster_home=dagster_home, replay_check_rows=replay_rows, home_origin=origin,
         staging_url=(env.get("LINTSEQ_STAGING_URL") or "").strip(),
+        loader_memory_limit=memory_limit(env.get("LINTSEQ_LOADER_MEMORY_LIMIT"), DEFAULT_LOADER_MEMORY_LIMIT, "LINTSEQ_LOADER_MEMORY_LIMIT"),
     )
 
 

@@ -54,8 +54,10 @@ class RayExecutor:
     """Ray tasks: the same chunk function, on a local or multi-node Ray cluster.
 
     `address=None` joins the cluster this process is already connected to, or starts a
-    local one (`ray.init()`); "auto" or "ray://host:10001" joins an existing cluster. Staged
-    output is still written by the caller, so the single DuckDB loader is unchanged.
+    local one (`ray.init()`); "auto" or "ray://host:10001" joins an existing cluster. The
+    caller decides who stages the output: the chunk function may PUT its own shard to a bucket
+    and return only its name (sampling does: `sampling/worker_staging.py`); the single DuckDB
+    loader is unchanged either way.
     """
 
     address: str | None = None

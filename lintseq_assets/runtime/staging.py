@@ -33,6 +33,7 @@ StagingRoot = Path | str  # a local folder, or an fsspec URL such as s3://bucket
 
 MANIFEST = "_manifest.json"
 _SAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+_SHARD_NAME = re.compile(r"shard-\d{5,}\.parquet")
 
 
 class StagingError(RuntimeError):
@@ -108,7 +109,7 @@ class ShardWriter:
         """Stage one shard; empty frames are skipped (an empty shard carries no schema worth keeping)."""
         if frame.height == 0:
             return None
-        name = f"shard-{len(self._shards):05d}.parquet"
+        name = shard_name(len(self._shards))
         write_parquet_atomic(frame, self.folder / name)
         self._shards.append((name, frame.height))
         return self.folder / name
@@ -144,11 +145,18 @@ class RemoteShardWriter(ShardWriter):
     def write(self, frame: pl.DataFrame) -> str | None:
         if frame.height == 0:
             return None
-        name = f"shard-{len(self._shards):05d}.parquet"
-        buffer = io.BytesIO()  # one shard (a few MB): uploaded in one piece, visible only when whole
-        frame.write_parquet(buffer, compression="zstd")
-        self.fs.pipe(f"{self.folder}/{name}", buffer.getvalue())
+        name = shard_name(len(self._shards))
+        put_shard(frame, f"{self.folder}/{name}", self.fs)
         self._shards.append((name, frame.height))
+        return f"{self.folder}/{name}"
+
+    def adopt(self, name: str, rows: int) -> str:
+        """Count a shard another process put in this folder (`put_shard`: a Ray worker on
+        another node) as the set's next one. Only names the manifest lists are loaded, and the
+        manifest is PUT last, by `seal`, after every worker's shard is whole."""
+        if not _SHARD_NAME.fullmatch(name) or any(name == known for known, _ in self._shards):
+            raise StagingError(f"{self.folder}: cannot adopt shard {name!r} (not a shard name, or adopted twice)")
+        self._shards.append((name, rows))
         return f"{self.folder}/{name}"
 
     def seal(self) -> StagedPartition:
@@ -161,6 +169,20 @@ class RemoteShardWriter(ShardWriter):
         self.fs.pipe(f"{self.folder}/{MANIFEST}", json.dumps(manifest, indent=1).encode("utf-8"))
         shards = tuple(f"{self.folder}/{name}" for name, _ in self._shards)
         return StagedPartition(self.table, self.partition, self.folder, shards, sum(rows for _, rows in self._shards))
+
+
+def put_shard(frame: pl.DataFrame, url: str, fs=None) -> str:
+    """One shard to an object store in a single PUT: it appears whole or not at all (a killed
+    upload leaves nothing), so a writer needs no rename. Used by `RemoteShardWriter` and by
+    workers that stage their own shards (`lintseq_assets.sampling.worker_staging`)."""
+    buffer = io.BytesIO()  # one shard (a few MB): uploaded in one piece, visible only when whole
+    frame.write_parquet(buffer, compression="zstd")
+    (fs or _remote_fs(url)).pipe(url, buffer.getvalue())
+    return url
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index:05d}.parquet"
 
 
 def write_partition(staging_root: StagingRoot, table: str, partition: str, frames: Iterable[pl.DataFrame]) -> StagedPartition:

@@ -2,8 +2,9 @@
 
 Staged sets written to `s3://...` load into the warehouse exactly as local ones do; a writer
 killed with SIGKILL in the middle of a set leaves nothing the loader would load; and the
-whole graph with LINTSEQ_STAGING_URL set, on a local two-worker Ray cluster, gives warehouse
-rows byte-identical to the local run with local staging.
+whole graph with LINTSEQ_STAGING_URL set, on a local two-worker Ray cluster whose workers PUT
+the sequence shards themselves, gives warehouse rows byte-identical to the local run with
+local staging.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import uuid
 import fsspec
 import polars as pl
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 from support.platform import run_platform, small_settings, table_snapshot
 from support.s3_server import BUCKET, moto_server
 
@@ -69,7 +70,7 @@ def _load_rows(tmp_path, name: str, staged) -> list[tuple]:
 
 
 def test_stage_seal_and_load_like_local(tmp_path, s3):
-    frames = [_raw(5), _raw(3, "y", start=5)]  # distinct keys: which of two duplicates a merge keeps is not defined
+    frames = [_raw(5), _raw(3, "y", start=5)]  # distinct keys: a plain seal-and-load round trip
     remote = write_partition(_url("stage"), "raw_instructions", "a", frames)
     local = write_partition(tmp_path / "staging", "raw_instructions", "a", frames)
     assert read_partition(remote.folder.rsplit("/raw_instructions/", 1)[0], "raw_instructions", "a").shards == remote.shards
@@ -120,7 +121,7 @@ def test_kill_9_mid_write_leaves_no_set_visible(s3):
         wait_for_partition(root, "t", "p", timeout=1.0, poll=0.2)
 
 
-def _materialize(settings, executor: str) -> dict[str, list[tuple]]:
+def _materialize(settings, executor: str, instance=None) -> dict[str, list[tuple]]:
     placement = {"executor": executor, "workers": 2}
     run_config = {
         "ops": {
@@ -128,7 +129,7 @@ def _materialize(settings, executor: str) -> dict[str, list[tuple]]:
             "edit_sequence_shards": {"config": {"samples": 2, **placement}},
         }
     }
-    result = run_platform(settings, DagsterInstance.ephemeral(), run_config)
+    result = run_platform(settings, instance or DagsterInstance.ephemeral(), run_config)
     assert result.success, result.failed_steps()
     with connect_reader(settings.warehouse_path) as conn:
         return {table: table_snapshot(conn, table) for table in TABLES}
@@ -147,8 +148,11 @@ def test_ray_run_staging_to_s3_matches_local_run(tmp_path, s3, ray_cluster):
     url = _url("graph")
     remote = dataclasses.replace(small_settings(tmp_path / "ray", stdlib_limit=4, embedded_limit=8), staging_url=url)
     started = time.monotonic()
-    on_ray = _materialize(remote, "ray")
+    instance = DagsterInstance.ephemeral()
+    on_ray = _materialize(remote, "ray", instance)
     assert time.monotonic() - started < 600
+    shards = instance.get_latest_materialization_event(AssetKey("edit_sequence_shards")).asset_materialization.metadata
+    assert shards["shards_staged_by"].value == "workers", "the Ray workers PUT the sequence shards, not the driver"
     fs = fsspec.filesystem("s3")
     fs.invalidate_cache()
     assert fs.glob(f"{url}/edit_sequences/*/_manifest.json"), "the sequences were staged in the bucket"

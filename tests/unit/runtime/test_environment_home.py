@@ -1,8 +1,12 @@
 """Where the warehouse is when LINTSEQ_HOME is unset: `data/` of the project you are in, found
-from any folder inside it (issue 14: `lintseq sql` from a subfolder found no warehouse)."""
+from any folder inside it (issue 14: `lintseq sql` from a subfolder found no warehouse); and
+the loader's memory cap (issue 15)."""
 
 from __future__ import annotations
 
+import pytest
+
+from lintseq_assets.runtime.config_errors import ConfigError
 from lintseq_assets.runtime.environment import REPO_ROOT, load_settings
 
 
@@ -30,3 +34,15 @@ def test_outside_any_project_home_is_dot_data_and_the_origin_says_where_it_looke
 def test_lintseq_home_wins(tmp_path):
     settings = load_settings({"LINTSEQ_HOME": str(tmp_path / "elsewhere")}, cwd=REPO_ROOT)
     assert settings.home == tmp_path / "elsewhere" and settings.home_origin == "LINTSEQ_HOME"
+
+
+def test_the_loader_memory_cap_defaults_to_the_platform_cap_and_takes_duckdb_sizes(tmp_path):
+    home = {"LINTSEQ_HOME": str(tmp_path)}
+    assert load_settings(home).loader_memory_limit == "256MB"
+    assert load_settings({**home, "LINTSEQ_LOADER_MEMORY_LIMIT": " 2GB "}).loader_memory_limit == "2GB"
+    assert load_settings({**home, "LINTSEQ_LOADER_MEMORY_LIMIT": "50%"}).loader_memory_limit == "50%"
+
+
+def test_a_bad_loader_memory_cap_fails_at_start_in_one_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"LINTSEQ_LOADER_MEMORY_LIMIT must be a DuckDB memory size .* got 'lots'"):
+        load_settings({"LINTSEQ_HOME": str(tmp_path), "LINTSEQ_LOADER_MEMORY_LIMIT": "lots"})
