@@ -174,6 +174,9 @@ def run_peer(exe: Path, corpus: Path, out_dir: Path, samples: int, workers: int,
     return result
 
 
+# Second runs of ours at more samples per program, against pylintseq's rate on the first.
+LARGE_OF = {"humaneval_large": "humaneval", "stdlib_300_1000_large": "stdlib_300_1000"}
+
 STARTUP_PROGRAM = "def f(x):\n    return x + 1\n"
 
 
@@ -304,7 +307,8 @@ def markdown_table(results: dict) -> str:
     """The README's table, from one results dict."""
     names = {"humaneval": "HumanEval, 164 canonical solutions (prompt + solution), s={s}",
              "humaneval_large": "HumanEval, s={s}",
-             "stdlib_300_1000": "{n} standard-library modules of 300-1000 lines, s={s}"}
+             "stdlib_300_1000": "{n} standard-library modules of 300-1000 lines, s={s}",
+             "stdlib_300_1000_large": "the same {n} modules, s={s}"}
     rows = ["| corpus | ours (line), 2 workers | `pylintseq -c 2` | ratio (wall) | ratio (CPU time) "
             "| ratio (CPU, start-up excluded) | CPU-ms / seq, ours vs theirs | ours: CPU-ms / seq / 100 lines, start-up excluded "
             "| edits / sequence: line, statement, theirs | lines / edit: line, statement, theirs |",
@@ -317,7 +321,7 @@ def markdown_table(results: dict) -> str:
         if peer is not None and entry.get("pylintseq_programs"):
             label += f" (pylintseq on {entry['pylintseq_programs']} of them)"
         if peer is not None and peer.get("same_as"):
-            label += " (pylintseq: its s=5 rate)"
+            label += f" (pylintseq: its s={results['corpora'][peer['same_as']]['samples']} rate)"
         edits = ", ".join(f"{ours[u]['edits_per_sequence']:.2f}" for u in ours) + (f", {peer['edits_per_sequence']:.2f}" if peer else "")
         lines = ", ".join(f"{ours[u]['lines_per_edit']:.2f}" for u in ours) + (f", {peer['lines_per_edit']:.2f}" if peer else "")
         theirs = f"{peer['seq_per_s']:.3g} seq/s" if peer else "-"
@@ -341,8 +345,11 @@ def main() -> None:
                              "per sequence does not depend on s, and its 1000-s task timeout fails at s=50 on a loaded machine)")
     parser.add_argument("--stdlib-modules", type=int, default=24,
                         help="enough that our start-up (~0.1 s) does not dominate the measurement")
-    parser.add_argument("--only", choices=["humaneval", "humaneval_large", "stdlib_300_1000"], help="run one corpus")
+    parser.add_argument("--only", choices=["humaneval", "humaneval_large", "stdlib_300_1000", "stdlib_300_1000_large"],
+                        help="run one corpus")
     parser.add_argument("--stdlib-samples", type=int, default=1)
+    parser.add_argument("--stdlib-samples-large", type=int, default=5,
+                        help="second run of ours on the modules (0: none), against pylintseq's rate at --stdlib-samples")
     parser.add_argument("--units", default="line,statement", help="our units; the first one is timed against pylintseq")
     parser.add_argument("--skip-pylintseq", action="store_true")
     parser.add_argument("--peer-cache", default=None,
@@ -361,6 +368,8 @@ def main() -> None:
     if args.humaneval_samples_large:
         peer_large = humaneval[::args.peer_s50_stride] if args.peer_s50_stride else None
         corpora["humaneval_large"] = (humaneval, peer_large, args.humaneval_samples_large)
+    if args.stdlib_samples_large:
+        corpora["stdlib_300_1000_large"] = (corpora["stdlib_300_1000"][0], None, args.stdlib_samples_large)
     if args.only:
         corpora = {args.only: corpora[args.only]}
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -390,10 +399,12 @@ def main() -> None:
                 edits, lines = edit_counts(paths)
                 distributions.setdefault(name, {})[f"ours ({unit})"] = {"edits": edits, "lines": lines}
             measure_peer = peer is not None
-            if measure_peer and name == "humaneval_large" and peer_rows is None and "humaneval" in results["corpora"]:
+            base = LARGE_OF.get(name)
+            if measure_peer and base and peer_rows is None and "pylintseq" in results["corpora"].get(base, {}):
                 # pylintseq's cost per sequence does not depend on s (every sample starts from
-                # scratch); at s=50 its 1000-s joblib task timeout fails on a loaded machine.
-                entry["pylintseq"] = dict(results["corpora"]["humaneval"]["pylintseq"], same_as="humaneval")
+                # scratch); at s=50 its 1000-s joblib task timeout fails on a loaded machine,
+                # and at s=5 on the modules it would take most of an hour.
+                entry["pylintseq"] = dict(results["corpora"][base]["pylintseq"], same_as=base)
                 measure_peer = False
             if measure_peer:
                 peer_corpus = corpus
@@ -419,7 +430,7 @@ def main() -> None:
     print(json.dumps({"scaling": results["scaling"]}, indent=2))
     if args.figures and not args.only:
         sizes = {name: (entry["programs"], entry["samples"]) for name, entry in results["corpora"].items()}
-        results["figures"] = [str(p) for p in figures({k: v for k, v in distributions.items() if k != "humaneval_large"},
+        results["figures"] = [str(p) for p in figures({k: v for k, v in distributions.items() if k not in LARGE_OF},
                                                       Path(args.figures), sizes)]
     out = Path(args.out or REPO / "bench" / (f"sampler-{args.only}.json" if args.only else "sampler.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
