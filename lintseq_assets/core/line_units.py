@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 from pyflakes.checker import convert_to_value
 
+from .logical_lines import COMPOUND_TYPES
+
 _PREFIX = frozenset("rRbBuUfF")
 _OPEN = {"[": "]", "(": ")", "{": "}"}
 _DEF = re.compile(r"(?:async\s+)?def\s+(\w+)\s*\(")
@@ -115,9 +117,9 @@ class _Splitter:
 
         Returns (owner per element: group index or -1 for the head, row span per group).
         """
-        if not elements:
-            return None
         r0 = open_pos[0]
+        if not elements or elements[-1][0][0] <= r0:
+            return None  # every element starts on the opening row: each group would hold it, so all are head
         prev: Pos = (open_pos[0], open_pos[1] + 1)
         first_rows: list[int] = []
         last_rows: list[int] = []
@@ -290,6 +292,9 @@ class _Splitter:
         a = stmt.args
         if a.posonlyargs or (a.vararg is None and a.kwonlyargs):
             return  # `/` or a bare `*`: what may follow them depends on what is left
+        last = a.kwarg or (a.kwonlyargs[-1] if a.kwonlyargs else None) or a.vararg or (a.args[-1] if a.args else None)
+        if last is None or last.lineno <= stmt.lineno:
+            return  # every parameter starts on the `def` row (the usual case): nothing to split (see _plan)
         line = self.lines[stmt.lineno - 1]
         match = _DEF.search(line, self._col(stmt.lineno, stmt.col_offset))
         if match is None or match.group(1) != stmt.name:
@@ -415,6 +420,8 @@ class _Splitter:
         elif kind is ast.Assert:
             self.expr(stmt.test)
             self.expr(stmt.msg)
+        if kind not in COMPOUND_TYPES:
+            return  # no statements inside
         for field in ("body", "orelse", "finalbody"):
             for child in getattr(stmt, field, ()):
                 self.statement(child)
@@ -451,7 +458,7 @@ def split_lines(lines, tree: ast.Module, spans: list[tuple[int, int]], no_split:
     split_rows: set[int] = set()
     if splitter.parent_row:
         row_part, in_string = splitter.row_part, splitter.in_string
-        split_spans = [(lo, hi) for lo, hi in spans if any(row_part[row] >= 0 for row in range(lo, hi + 1))]
+        split_spans = [(lo, hi) for lo, hi in spans if max(row_part[lo:hi + 1]) >= 0]  # a row of it is in a part
         for lo, hi in split_spans:
             split_rows.update(range(lo, hi + 1))
         for stmt in splitter.statements:  # strings of every statement sharing rows with a split one

@@ -15,6 +15,12 @@ import ast
 
 _TRY_TYPES: tuple[type, ...] = (ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 _MATCH_TYPES: tuple[type, ...] = (ast.Match,) if hasattr(ast, "Match") else ()
+# Statements with a header and a body; every other statement is one logical line. (ast's
+# statement classes are never subclassed by the parser, so an exact type test is enough.)
+COMPOUND_TYPES: frozenset[type] = frozenset({
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.While, ast.For, ast.AsyncFor, ast.With,
+    ast.AsyncWith, *_TRY_TYPES, *_MATCH_TYPES,
+})
 
 
 class LogicalLines:
@@ -86,10 +92,10 @@ class LogicalLines:
             self._statement(stmt)
 
     def _statement(self, stmt: ast.stmt) -> None:
-        header_parts = _header_parts(stmt)
-        if header_parts is None:
+        if stmt.__class__ not in COMPOUND_TYPES:  # most statements: no isinstance chain
             self._spans.append((stmt.lineno, stmt.end_lineno))
             return
+        header_parts = _header_parts(stmt)
         for decorator in getattr(stmt, "decorator_list", ()):
             self._spans.append((decorator.lineno, decorator.end_lineno))
         colon = self._header(stmt.lineno, stmt.col_offset, header_parts)

@@ -20,7 +20,7 @@ import ast
 from dataclasses import dataclass, field
 
 from .line_units import split_lines
-from .logical_lines import LogicalLines
+from .logical_lines import COMPOUND_TYPES, LogicalLines
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ class _Builder:
         if self.parts is None or not self.parts.parent_row:
             return None
         in_string = self.parts.in_string
-        return [bool(text.strip()) and (not text.lstrip().startswith("#") or in_string[i + 1]) for i, text in enumerate(lines)]
+        return [(code := text.lstrip()) != "" and (code[0] != "#" or in_string[i + 1]) for i, text in enumerate(lines)]
 
     def unit_of(self, node: ast.AST) -> int:
         return self.code_unit_of_row[node.lineno]
@@ -186,6 +186,8 @@ class _Builder:
             self.statement(stmt, unit, depth)
 
     def statement(self, stmt: ast.stmt, unit: int, depth: int) -> None:
+        if stmt.__class__ not in COMPOUND_TYPES:
+            return  # a simple statement owns no block
         inner = depth + 1
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             for decorator in stmt.decorator_list:
@@ -265,7 +267,7 @@ def build_structure(text: str, lines: tuple[str, ...] | list[str], tree: ast.Mod
     builder = _Builder(lines, tree, unit, no_split, no_split_subtree)
     builder.block(tree.body, -1, 0, -1)
     builder.attach_parts()
-    unit_lines = [tuple(row - 1 for row in rows) for rows in builder.unit_rows]
+    unit_lines = [tuple([row - 1 for row in rows]) for rows in builder.unit_rows]
     line_unit = [0] * len(lines)
     for unit, rows in enumerate(unit_lines):
         for line in rows:
