@@ -145,25 +145,51 @@ def _greedy_block(signatures: np.ndarray, bands: int, rows: int, need: int) -> t
     """The keeper rule among one block's programs (keeper order), none of which matches an
     earlier kept program: for each, the index of the earliest kept program of the block that
     shares a band (its exact slots, as datasketch's LSH compares them) and has >= `need` equal
-    slots (-1: kept), and that count of equal slots."""
+    slots (-1: kept), and that count of equal slots.
+
+    Band buckets are numbered with numpy; only programs sharing a bucket with another one of
+    the block enter the Python loop (the rest are kept without a comparison)."""
     n = len(signatures)
     keeper = np.full(n, -1, dtype=np.int64)
     equal = np.zeros(n, dtype=np.int64)
-    buckets: dict[tuple[int, bytes], list[int]] = {}
-    for i in range(n):
-        signature = signatures[i]
-        keys = [(b, signature[b * rows : (b + 1) * rows].tobytes()) for b in range(bands)]
-        candidates = sorted({j for key in keys for j in buckets.get(key, ())})
-        if candidates:
-            counts = (signatures[candidates] == signature).sum(axis=1)
-            hits = np.flatnonzero(counts >= need)
-            if len(hits):
-                keeper[i] = candidates[hits[0]]
-                equal[i] = counts[hits[0]]
-                continue
-        for key in keys:
-            buckets.setdefault(key, []).append(i)
+    bucket, shared, has_earlier = _band_buckets(signatures, bands, rows)
+    in_loop = np.flatnonzero(shared.any(axis=1))
+    keys_of = np.where(shared, bucket, -1)[in_loop].tolist()
+    check = has_earlier[in_loop].tolist()
+    kept_in: dict[int, list[int]] = {}
+    for i, keys, earlier in zip(in_loop.tolist(), keys_of, check, strict=True):
+        keys = [k for k in keys if k >= 0]
+        if earlier:
+            candidates = sorted({j for k in keys for j in kept_in.get(k, ())})
+            if candidates:
+                counts = (signatures[candidates] == signatures[i]).sum(axis=1)
+                hits = np.flatnonzero(counts >= need)
+                if len(hits):
+                    keeper[i] = candidates[hits[0]]
+                    equal[i] = counts[hits[0]]
+                    continue
+        for k in keys:
+            kept_in.setdefault(k, []).append(i)
     return keeper, equal
+
+
+def _band_buckets(signatures: np.ndarray, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per program and band: a bucket number (equal band slots, equal number; unique across
+    bands), whether another program of the block is in that bucket, and per program whether
+    an earlier one shares any of its buckets."""
+    n = len(signatures)
+    bucket = np.empty((n, bands), dtype=np.int64)
+    shared = np.empty((n, bands), dtype=np.bool_)
+    has_earlier = np.zeros(n, dtype=np.bool_)
+    offset = 0
+    for b in range(bands):
+        band = np.ascontiguousarray(signatures[:, b * rows : (b + 1) * rows]).view(np.dtype((np.void, rows * signatures.itemsize))).ravel()
+        _, first, inverse, counts = np.unique(band, return_index=True, return_inverse=True, return_counts=True)
+        bucket[:, b] = inverse + offset
+        shared[:, b] = counts[inverse] >= 2
+        has_earlier |= first[inverse] != np.arange(n)
+        offset += len(counts)
+    return bucket, shared, has_earlier
 
 
 def near_duplicates_on_disk(
