@@ -15,6 +15,10 @@ deep in the code reads `os.environ` behind anyone's back.
     DAGSTER_HOME      the Dagster instance (default $LINTSEQ_HOME/dagster)
     LINTSEQ_SQL_MEMORY_LIMIT  DuckDB's memory cap for `lintseq sql` queries (default 256MB;
                       `lintseq sql --memory-limit` overrides it)
+    LINTSEQ_WAREHOUSE_MEMORY_LIMIT  DuckDB's memory cap for the platform's warehouse
+                      connections, the loader's included (default 256MB). A table's
+                      primary-key index must fit in it when rows are merged: past about
+                      1.2M raw records the default does not (docs/scale.md, "The 10x run").
     LINTSEQ_STAGING_URL  where staged sets go (default $LINTSEQ_HOME/staging); an fsspec URL
                       such as s3://bucket/prefix hands them across machines (docs/scale.md);
                       credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
@@ -24,6 +28,7 @@ deep in the code reads `os.environ` behind anyone's back.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +56,7 @@ class PlatformSettings:
     # How `home` was chosen, for error messages ("LINTSEQ_HOME", or where the search looked).
     home_origin: str = "LINTSEQ_HOME"
     staging_url: str = ""
+    warehouse_memory_limit: str = "256MB"
 
     @property
     def warehouse_path(self) -> Path:
@@ -117,7 +123,18 @@ def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None
     return PlatformSettings(
         home=home, sources_file=sources, workers=workers, dagster_home=dagster_home, replay_check_rows=replay_rows, home_origin=origin,
         staging_url=(env.get("LINTSEQ_STAGING_URL") or "").strip(),
+        warehouse_memory_limit=_memory_limit(env.get("LINTSEQ_WAREHOUSE_MEMORY_LIMIT"), "LINTSEQ_WAREHOUSE_MEMORY_LIMIT"),
     )
+
+
+def _memory_limit(value: str | None, name: str) -> str:
+    """A DuckDB memory cap such as 512MB, 2GB or 50% (default 256MB)."""
+    if not value or not value.strip():
+        return DEFAULT_SQL_MEMORY_LIMIT
+    text = value.strip().replace(" ", "")
+    if not re.fullmatch(r"\d+(\.\d+)?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)", text, flags=re.IGNORECASE):
+        raise ConfigError(f"{name}={value!r}: expected a size such as 512MB, 2GB or 50%")
+    return text
 
 
 DEFAULT_SQL_MEMORY_LIMIT = "256MB"

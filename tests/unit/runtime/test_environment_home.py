@@ -3,6 +3,8 @@ from any folder inside it (issue 14: `lintseq sql` from a subfolder found no war
 
 from __future__ import annotations
 
+import pytest
+
 from lintseq_assets.runtime.environment import REPO_ROOT, load_settings
 
 
@@ -30,3 +32,14 @@ def test_outside_any_project_home_is_dot_data_and_the_origin_says_where_it_looke
 def test_lintseq_home_wins(tmp_path):
     settings = load_settings({"LINTSEQ_HOME": str(tmp_path / "elsewhere")}, cwd=REPO_ROOT)
     assert settings.home == tmp_path / "elsewhere" and settings.home_origin == "LINTSEQ_HOME"
+
+
+def test_warehouse_memory_limit(tmp_path):
+    """LINTSEQ_WAREHOUSE_MEMORY_LIMIT sets the warehouse connections' cap; a bad size is one line."""
+    from lintseq_assets.runtime.config_errors import ConfigError
+
+    home = {"LINTSEQ_HOME": str(tmp_path)}
+    assert load_settings(home).warehouse_memory_limit == "256MB"
+    assert load_settings({**home, "LINTSEQ_WAREHOUSE_MEMORY_LIMIT": " 2GB "}).warehouse_memory_limit == "2GB"
+    with pytest.raises(ConfigError, match="LINTSEQ_WAREHOUSE_MEMORY_LIMIT='lots': expected a size"):
+        load_settings({**home, "LINTSEQ_WAREHOUSE_MEMORY_LIMIT": "lots"})
