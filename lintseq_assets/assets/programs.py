@@ -15,7 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
     DataVersion,
@@ -43,7 +46,7 @@ from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
 
 SIGNATURE_ROW_GROUP = 8192
-KEEPER_ROWS_SQL = "SELECT record_id, row_number() OVER (ORDER BY source, source_row, record_id) - 1 AS _row FROM candidates"
+KEEPER_BATCH_ROWS = 65_536
 
 
 def _copy_fingerprints(conn, scratch: Path) -> None:
@@ -51,17 +54,25 @@ def _copy_fingerprints(conn, scratch: Path) -> None:
     (512 bytes a program) to `scratch/signatures.parquet`, inside DuckDB: nothing of them is
     held in Python (at 1.09M candidates the fingerprints frame alone was 700 MB).
 
-    `_row` is the keeper order, numbered by a window over the keys alone that the other
-    columns join: a window carrying every signature (or every id) would hold them all
-    under DuckDB's cap."""
+    `_row` is the keeper order: DuckDB sorts the keys (spilling), they are numbered here as
+    they stream by into `keeper_rows.parquet`, and the other columns join it. A window
+    (`row_number() OVER (ORDER BY ...)`) would hold every key under DuckDB's cap, and at 1.8M
+    records such a window ran out of 256 MB."""
     scratch.mkdir(parents=True, exist_ok=True)
+    keeper_rows = scratch / "keeper_rows.parquet"
+    schema = pa.schema([("record_id", pa.string()), ("_row", pa.int64())])
+    reader = conn.sql("SELECT record_id FROM candidates ORDER BY source, source_row, record_id").to_arrow_reader(KEEPER_BATCH_ROWS)
+    with pq.ParquetWriter(keeper_rows, schema) as writer:
+        n = 0
+        for batch in reader:
+            rows = pa.array(np.arange(n, n + batch.num_rows, dtype=np.int64))
+            writer.write_batch(pa.record_batch([batch.column(0).cast(pa.string()), rows], schema=schema))
+            n += batch.num_rows
+    keys = f"read_parquet('{keeper_rows}')"
     columns = ", ".join(f"c.{c}" for c in FINGERPRINT_COLUMNS if c != "_row")
+    conn.execute(f"COPY (SELECT k._row, {columns} FROM candidates c JOIN {keys} k USING (record_id)) TO '{scratch / 'fingerprints.parquet'}' (FORMAT parquet)")
     conn.execute(
-        f"COPY (SELECT k._row, {columns} FROM candidates c JOIN ({KEEPER_ROWS_SQL}) k USING (record_id)) "
-        f"TO '{scratch / 'fingerprints.parquet'}' (FORMAT parquet)"
-    )
-    conn.execute(
-        f"COPY (SELECT k._row, c.signature FROM candidates c JOIN ({KEEPER_ROWS_SQL}) k USING (record_id)) "
+        f"COPY (SELECT k._row, c.signature FROM candidates c JOIN {keys} k USING (record_id)) "
         f"TO '{scratch / 'signatures.parquet'}' (FORMAT parquet, ROW_GROUP_SIZE {SIGNATURE_ROW_GROUP})"
     )
 

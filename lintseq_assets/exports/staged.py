@@ -19,6 +19,7 @@ import duckdb
 from lintseq_assets.exports.config import ExportError
 from lintseq_assets.exports.formats import MARKERS
 from lintseq_assets.exports.writer import StagedInputs
+from lintseq_assets.runtime.sorted_copy import range_bounds
 
 FILE_ROWS = 10_000  # rows DuckDB sorts and writes per file (each file is one key range), at least
 MAX_FILES = 64  # past FILE_ROWS * MAX_FILES rows, ranges grow instead of their number
@@ -33,12 +34,7 @@ def _literal(value: str) -> str:
 
 def _bounds(conn: duckdb.DuckDBPyConnection, key: str, from_where: str, params: list, rows: int) -> tuple[list, int]:
     """Every `rows`-th value of `key` in sorted order (each starts a range), and the row count."""
-    found = conn.execute(
-        f"SELECT {key}, _total FROM (SELECT {key}, row_number() OVER (ORDER BY {key}) AS _n, count(*) OVER () AS _total "
-        f"{from_where}) WHERE (_n - 1) % {int(rows)} = 0 ORDER BY 1",
-        params,
-    ).fetchall()
-    return [r[0] for r in found], (found[0][1] if found else 0)
+    return range_bounds(conn, f"SELECT {key} {from_where}", key, params, rows)
 
 
 def _copy_ranges(conn: duckdb.DuckDBPyConnection, select: str, key: str, bounds: list, params: list, folder: Path, stem: str) -> list[Path]:

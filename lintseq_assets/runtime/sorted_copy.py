@@ -15,6 +15,25 @@ from typing import Any
 RANGE_ROWS = 50_000
 
 
+def range_bounds(conn: Any, select_sql: str, key: str, params: list, range_rows: int) -> tuple[list, int]:
+    """Every `range_rows`-th value of `key` in `select_sql`'s rows in sorted order, the
+    first included (each starts a range), and the number of rows.
+
+    The keys are sorted by DuckDB (a sort spills to disk) and streamed here a range at a
+    time; a `row_number()` window over them would hold every key in memory, and at 1.8M
+    record ids that ran out of a 256 MB cap."""
+    reader = conn.execute(f"SELECT {key} FROM ({select_sql}) ORDER BY {key}", params)
+    bounds: list = []
+    total = 0
+    while True:
+        chunk = reader.fetchmany(range_rows)
+        if not chunk:
+            break
+        bounds.append(chunk[0][0])
+        total += len(chunk)
+    return bounds, total
+
+
 def copy_in_key_ranges(
     conn: Any, select_sql: str, key: str, params: list, folder: Path, options: str, range_rows: int = RANGE_ROWS
 ) -> int:
@@ -23,15 +42,8 @@ def copy_in_key_ranges(
     `FORMAT parquet, ROW_GROUP_SIZE 4096`); returns how many rows were copied. `conn` is a
     DuckDB connection."""
     folder.mkdir(parents=True, exist_ok=True)
-    bounds = [
-        row[0]
-        for row in conn.execute(
-            f"SELECT {key} FROM (SELECT {key}, row_number() OVER (ORDER BY {key}) AS _n FROM ({select_sql})) "
-            f"WHERE (_n - 1) % {int(range_rows)} = 0 AND _n > 1 ORDER BY 1",
-            params,
-        ).fetchall()
-    ]
-    edges = [None, *bounds, None]
+    starts, _ = range_bounds(conn, select_sql, key, params, range_rows)
+    edges = [None, *starts[1:], None]
     total = 0
     for k, (low, high) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
         conditions = [f"{key} >= ?"] * (low is not None) + [f"{key} < ?"] * (high is not None)
