@@ -39,7 +39,7 @@ class WarehouseResource(DuckDBResource):
     @contextmanager
     def read_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short read-only connection; `WarehouseMissing` before anything was loaded."""
-        conn = connect_reader(self.database, retries=self.lock_retries)
+        conn = connect_reader(self.database, retries=self.lock_retries, config=dict(self.connection_config))
         try:
             yield conn
         finally:
