@@ -54,7 +54,8 @@ def build_definitions(settings: PlatformSettings | None = None, check_settings: 
         # DuckDB's one-writer-per-file rule simple.
         executor=in_process_executor,
         resources={
-            "warehouse": WarehouseResource(database=str(settings.warehouse_path), loader_memory_limit=settings.loader_memory_limit),
+            "warehouse": WarehouseResource(database=str(settings.warehouse_path), connection_config={"memory_limit": settings.warehouse_memory_limit},
+                                           loader_memory_limit=settings.loader_memory_limit),
             "lintseq_settings": SettingsResource.from_settings(settings),
             "gx": GXResource(docs_dir=str(settings.home / "gx_docs")),
         },

@@ -24,7 +24,7 @@ from resources.merge import MergeStats
 class WarehouseResource(DuckDBResource):
     """DuckDB at `database` (`$LINTSEQ_HOME/lintseq.duckdb` by default)."""
 
-    loader_memory_limit: str = Field(default="256MB", description="DuckDB's memory cap of the loader's connection (LINTSEQ_LOADER_MEMORY_LIMIT): the platform's 256 MB by default; a loader on its own node appends faster with more (docs/scale.md).")
+    loader_memory_limit: str = Field(default="256MB", description="DuckDB's memory cap of the loader's connection (LINTSEQ_LOADER_MEMORY_LIMIT, else LINTSEQ_WAREHOUSE_MEMORY_LIMIT), over connection_config's; a loader on its own node appends faster with more (docs/scale.md).")
     lock_retries: int = Field(default=12, description="How often get_connection() retries a lock conflict (exponential backoff, ~30 s in all); readers wait for the writer instead (resources.connect.READER_WAIT_SECONDS).")
 
     @contextmanager
@@ -40,7 +40,7 @@ class WarehouseResource(DuckDBResource):
     @contextmanager
     def read_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short read-only connection; `WarehouseMissing` before anything was loaded."""
-        conn = connect_reader(self.database, retries=self.lock_retries)
+        conn = connect_reader(self.database, retries=self.lock_retries, config=dict(self.connection_config))
         try:
             yield conn
         finally:
@@ -48,4 +48,4 @@ class WarehouseResource(DuckDBResource):
 
     def load(self, loads: Sequence[Load], *, run_id: str) -> list[MergeStats]:
         """The loader (`resources.loader.load`): one `MergeStats` per load, for metadata."""
-        return load(self.database, loads, run_id=run_id, config={"memory_limit": self.loader_memory_limit, **dict(self.connection_config)})
+        return load(self.database, loads, run_id=run_id, config={**dict(self.connection_config), "memory_limit": self.loader_memory_limit})

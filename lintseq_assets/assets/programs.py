@@ -1,11 +1,11 @@
 """`programs`: the global half of curation, over every source partition's candidates.
 
 The per-record work (extraction, filters, fingerprints) is done per partition in
-`source_programs`. This asset reads only the fingerprints of all candidates (keys, exact
-key, the decontamination verdict: no program text) into memory; their 512-byte MinHash
-signatures go to a scratch Parquet file, and near de-dup runs on them out of core
-(`curation.dedup_near_disk`). It runs the set steps (`lintseq_assets.curation.selection`: decontaminate, dedup_exact, dedup_near),
-and copies the kept candidates into `programs` inside DuckDB. De-duplication compares every
+`source_programs`. This asset copies the fingerprints of all candidates (keys, exact key,
+the decontamination verdict, the 512-byte MinHash signature: no program text) to scratch
+Parquet files and runs the set steps on them out of core, in a scratch DuckDB database
+(`curation.selection_disk`: decontaminate, dedup_exact, dedup_near), so its memory does not
+grow with the corpus. It copies the kept candidates into `programs` inside DuckDB. De-duplication compares every
 source with every other, so this asset is unpartitioned and replaces `programs`, its rejects
 and the `curation_report` funnel as a whole; the merge leaves unchanged rows untouched.
 """
@@ -15,7 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
     DataVersion,
@@ -27,13 +30,13 @@ from dagster import (
 
 from lintseq_assets.assets.automation import FOLLOW_UPSTREAM
 from lintseq_assets.assets.metadata import counts_table, histogram_from_counts, preview
-from lintseq_assets.assets.rejects import reasons, rejects_frame
+from lintseq_assets.assets.rejects import reasons, rejects_of
 from lintseq_assets.assets.source_programs import source_programs
 from lintseq_assets.curation import CurationSettings
 from lintseq_assets.curation.pipeline import PROGRAM_COLUMNS
 from lintseq_assets.curation.records import record_settings_hash
 from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markdown, step_stats
-from lintseq_assets.curation.selection import select_programs
+from lintseq_assets.curation.selection_disk import FINGERPRINT_COLUMNS, select_programs_on_disk
 from lintseq_assets.platform.progress import Stage
 from lintseq_assets.platform.run_config import ProgramsConfig, run_settings_metadata
 from lintseq_assets.runtime.staging import write_partition
@@ -42,26 +45,36 @@ from resources.merge import parquet_select, table_fingerprint
 from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
 
-FINGERPRINTS_SQL = """
-    SELECT row_number() OVER (ORDER BY source, source_row, record_id) - 1 AS _row,
-           record_id, source, source_row, program_id, exact_key, signature,
-           contamination, contamination_detail
-    FROM candidates"""
 SIGNATURE_ROW_GROUP = 8192
+KEEPER_BATCH_ROWS = 65_536
 
 
-def _copy_fingerprints(conn, scratch: Path) -> pl.DataFrame:
-    """The fingerprints less their signatures, in memory; the signatures (512 bytes a
-    program) go to `scratch/signatures.parquet` inside DuckDB, for the out-of-core near de-dup."""
+def _copy_fingerprints(conn, scratch: Path) -> None:
+    """Every candidate's fingerprints to `scratch/fingerprints.parquet` and their signatures
+    (512 bytes a program) to `scratch/signatures.parquet`, inside DuckDB: nothing of them is
+    held in Python (at 1.09M candidates the fingerprints frame alone was 700 MB).
+
+    `_row` is the keeper order: DuckDB sorts the keys (spilling), they are numbered here as
+    they stream by into `keeper_rows.parquet`, and the other columns join it. A window
+    (`row_number() OVER (ORDER BY ...)`) would hold every key under DuckDB's cap, and at 1.8M
+    records such a window ran out of 256 MB."""
     scratch.mkdir(parents=True, exist_ok=True)
-    # The keeper-order window runs over the keys alone and the signatures join it: a window
-    # carrying every 512-byte signature would hold them all under DuckDB's cap.
+    keeper_rows = scratch / "keeper_rows.parquet"
+    schema = pa.schema([("record_id", pa.string()), ("_row", pa.int64())])
+    reader = conn.sql("SELECT record_id FROM candidates ORDER BY source, source_row, record_id").to_arrow_reader(KEEPER_BATCH_ROWS)
+    with pq.ParquetWriter(keeper_rows, schema) as writer:
+        n = 0
+        for batch in reader:
+            rows = pa.array(np.arange(n, n + batch.num_rows, dtype=np.int64))
+            writer.write_batch(pa.record_batch([batch.column(0).cast(pa.string()), rows], schema=schema))
+            n += batch.num_rows
+    keys = f"read_parquet('{keeper_rows}')"
+    columns = ", ".join(f"c.{c}" for c in FINGERPRINT_COLUMNS if c != "_row")
+    conn.execute(f"COPY (SELECT k._row, {columns} FROM candidates c JOIN {keys} k USING (record_id)) TO '{scratch / 'fingerprints.parquet'}' (FORMAT parquet)")
     conn.execute(
-        "COPY (SELECT k._row, c.signature FROM candidates c JOIN ("
-        "SELECT record_id, row_number() OVER (ORDER BY source, source_row, record_id) - 1 AS _row FROM candidates) k USING (record_id)) "
+        f"COPY (SELECT k._row, c.signature FROM candidates c JOIN {keys} k USING (record_id)) "
         f"TO '{scratch / 'signatures.parquet'}' (FORMAT parquet, ROW_GROUP_SIZE {SIGNATURE_ROW_GROUP})"
     )
-    return conn.sql(f"SELECT * EXCLUDE (signature) FROM ({FINGERPRINTS_SQL})").pl()
 
 
 def _stale_partitions(conn, curation_hash: str) -> list[tuple[str, int]]:
@@ -116,14 +129,13 @@ def programs(
         scratch_root = lintseq_settings.staging_dir / "scratch"
         scratch_root.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f"programs-{context.run.run_id}-", dir=scratch_root))
-        fingerprints = _copy_fingerprints(conn, scratch)
+        _copy_fingerprints(conn, scratch)
     if pending:
         context.log.warning(f"{pending} raw records are not curated yet (their source_programs partition has not run); they are not in this funnel")
     try:
-        selection = select_programs(fingerprints, settings, signatures=scratch / "signatures.parquet", scratch=scratch)
+        selection = select_programs_on_disk(scratch / "fingerprints.parquet", scratch / "signatures.parquet", settings, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    del fingerprints
     stats = record_stats + selection.stats
     funnel = funnel_frame(stats)
     markdown = (
@@ -136,7 +148,7 @@ def programs(
 
     staging = lintseq_settings.staging_root
     kept = write_partition(staging, "programs_kept", "all", [selection.kept.select("record_id")])
-    rejects_df = rejects_frame(selection.rejects.drop("_row").to_dicts(), "programs")
+    rejects_df = rejects_of(selection.rejects.drop("_row"), "programs")
     rejected = write_partition(staging, "rejects", "programs", [rejects_df])
     report = write_partition(staging, "curation_report", "all", [funnel.with_row_index("step_index").with_columns(pl.col("step_index").cast(pl.Int32))])
 

@@ -19,8 +19,14 @@ REJECT_SCHEMA = REJECTS.staged_schema()
 
 
 def rejects_frame(rows: Iterable[dict], asset: str) -> pl.DataFrame:
-    frame = pl.DataFrame([{**r, "asset": asset} for r in rows], schema=REJECT_SCHEMA)
-    return frame.unique(subset=["record_id", "stage"], keep="first", maintain_order=True)
+    return rejects_of(pl.DataFrame([{**r, "asset": asset} for r in rows], schema=REJECT_SCHEMA), asset)
+
+
+def rejects_of(frame: pl.DataFrame, asset: str) -> pl.DataFrame:
+    """`rejects_frame` of a frame's rows without a Python dict per row (a step may reject
+    hundreds of thousands)."""
+    staged = frame.with_columns(asset=pl.lit(asset)).select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA)
+    return staged.unique(subset=["record_id", "stage"], keep="first", maintain_order=True)
 
 
 def stage_rejects(staging_root: Path, asset: str, frame: pl.DataFrame) -> StagedPartition:

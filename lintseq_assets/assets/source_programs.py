@@ -37,6 +37,7 @@ from lintseq_assets.platform.partitions import SOURCE_PARTITIONS
 from lintseq_assets.platform.progress import Stage
 from lintseq_assets.platform.run_config import SourceProgramsConfig, run_settings_metadata
 from lintseq_assets.runtime.executors import make_executor
+from lintseq_assets.runtime.sorted_copy import copy_in_key_ranges
 from lintseq_assets.runtime.staging import ShardWriter, safe_component, write_partition
 from lintseq_assets.sources.keys import SourceKey
 from resources.loader import Load
@@ -49,39 +50,13 @@ PAGE_ROWS = 4096
 SHARD_CANDIDATES = 4096
 
 
-RANGE_ROWS = 50_000
-
-
 def _copy_raw(conn, where: str, params: list, scratch: Path) -> int:
     """This partition's raw rows, in record_id order, copied to scratch Parquet files (inside
     DuckDB, so they never pass through Python whole); the warehouse is released before the
-    curation compute starts, so other partitions' loads never wait for it.
-
-    A key range of RANGE_ROWS records per file: sorting every row with its text at once ran
-    out of DuckDB's 256 MB cap at 1.2M records (1.5 GB of answers); the bounds come from a
-    sort of the keys alone."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    bounds = [
-        row[0]
-        for row in conn.execute(
-            f"SELECT record_id FROM (SELECT record_id, row_number() OVER (ORDER BY record_id) AS _n FROM raw_instructions WHERE {where}) "
-            f"WHERE (_n - 1) % {RANGE_ROWS} = 0 AND _n > 1 ORDER BY 1",
-            params,
-        ).fetchall()
-    ]
-    edges = [None, *bounds, None]
-    total = 0
-    for k, (low, high) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-        conditions = ["record_id >= ?"] * (low is not None) + ["record_id < ?"] * (high is not None)
-        in_range = " AND ".join(conditions) or "true"
-        path = scratch / f"part-{k:05d}.parquet"
-        conn.execute(
-            f"COPY (SELECT {RAW_COLUMNS} FROM raw_instructions WHERE ({where}) AND {in_range} ORDER BY record_id) "
-            f"TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE {PAGE_ROWS})",
-            [*params, *[b for b in (low, high) if b is not None]],
-        )
-        total += pq.ParquetFile(path).metadata.num_rows
-    return total
+    curation compute starts, so other partitions' loads never wait for it. A key range per
+    file (`copy_in_key_ranges`): one sort of every answer ran out of DuckDB's cap at 1.2M records."""
+    select = f"SELECT {RAW_COLUMNS} FROM raw_instructions WHERE {where}"
+    return copy_in_key_ranges(conn, select, "record_id", params, scratch, f"FORMAT parquet, ROW_GROUP_SIZE {PAGE_ROWS}")
 
 
 def _raw_pages(scratch: Path) -> Iterator[pl.DataFrame]:

@@ -5,7 +5,9 @@ second once over all of them (the `source_programs` and `programs` assets):
 
 1. per record (records.py): extract -> filter -> fingerprint (exact key, MinHash signature,
    decontamination verdict); chunks run on any executor.
-2. per set (selection.py): decontaminate -> dedup_exact -> dedup_near, over fingerprints only.
+2. per set (selection.py): decontaminate -> dedup_exact -> dedup_near, over fingerprints only;
+   run out of core (selection_disk.py: Parquet files and a scratch DuckDB, no LSH index in
+   memory), here as in `programs`.
 
 `curate_programs` runs both over one frame, for the CLI, scripts and tests. Every input row
 ends in exactly one of `programs` or `rejects`; this is checked before returning (an
@@ -23,7 +25,7 @@ import polars as pl
 from lintseq_assets.curation.config import CurationSettings
 from lintseq_assets.curation.records import CANDIDATE_SCHEMA, RECORD_REJECT_SCHEMA, curate_records
 from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markdown, step_stats
-from lintseq_assets.curation.selection import select_programs
+from lintseq_assets.curation.selection_disk import select_frame_on_disk
 from lintseq_assets.runtime.executors import LocalExecutor, RayExecutor
 from lintseq_assets.tables import PROGRAMS, REJECTS
 
@@ -121,7 +123,7 @@ def curate_programs(
     record_rejects = pl.concat(reject_frames, how="vertical")
     stats = record_stage_stats(n_in, candidates.height, record_rejects, seconds)
 
-    selection = select_programs(candidates, settings)
+    selection = select_frame_on_disk(candidates, settings)  # out of core: no LSH index in memory
     stats.extend(selection.stats)
     programs = candidates.join(selection.kept.select("_row"), on="_row", how="semi").sort(
         ["source", "source_row", "record_id", "_row"], nulls_last=True

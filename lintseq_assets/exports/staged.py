@@ -19,8 +19,10 @@ import duckdb
 from lintseq_assets.exports.config import ExportError
 from lintseq_assets.exports.formats import MARKERS
 from lintseq_assets.exports.writer import StagedInputs
+from lintseq_assets.runtime.sorted_copy import range_bounds
 
-FILE_ROWS = 10_000  # rows DuckDB sorts and writes per file (each file is one key range)
+FILE_ROWS = 10_000  # rows DuckDB sorts and writes per file (each file is one key range), at least
+MAX_FILES = 64  # past FILE_ROWS * MAX_FILES rows, ranges grow instead of their number
 
 _MARKED = " OR ".join("contains(coalesce(instruction, ''), ?)" for _ in MARKERS)
 _PROGRAM_SELECT = "program_id, coalesce(instruction, '') AS instruction, program, coalesce(source, 'unknown') AS source"
@@ -32,12 +34,7 @@ def _literal(value: str) -> str:
 
 def _bounds(conn: duckdb.DuckDBPyConnection, key: str, from_where: str, params: list, rows: int) -> tuple[list, int]:
     """Every `rows`-th value of `key` in sorted order (each starts a range), and the row count."""
-    found = conn.execute(
-        f"SELECT {key}, _total FROM (SELECT {key}, row_number() OVER (ORDER BY {key}) AS _n, count(*) OVER () AS _total "
-        f"{from_where}) WHERE (_n - 1) % {int(rows)} = 0 ORDER BY 1",
-        params,
-    ).fetchall()
-    return [r[0] for r in found], (found[0][1] if found else 0)
+    return range_bounds(conn, f"SELECT {key} {from_where}", key, params, rows)
 
 
 def _copy_ranges(conn: duckdb.DuckDBPyConnection, select: str, key: str, bounds: list, params: list, folder: Path, stem: str) -> list[Path]:
@@ -82,6 +79,10 @@ def stage_from_warehouse(conn: duckdb.DuckDBPyConnection, config_hash: str, scra
         excluded = conn.execute("SELECT count(*) FROM _export_programs WHERE marked").fetchone()[0]
         kept = "program_id IN (SELECT program_id FROM _export_programs WHERE NOT marked)"
 
+        # Each range's COPY scans the tables (and joins every program's text): with ranges of a
+        # fixed size, their number and so the work grew with the square of the sequences
+        # (750 ranges at 10x the paper's scale). DuckDB sorts a larger range out of core.
+        file_rows = max(file_rows, -(-n_config // MAX_FILES))
         sequences_where = f"FROM edit_sequences WHERE config_hash = ? AND {kept}"
         bounds, n_sequences = _bounds(conn, "sequence_id", sequences_where, [config_hash], file_rows)
         sequence_files = _copy_ranges(

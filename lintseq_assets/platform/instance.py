@@ -87,6 +87,8 @@ def platform_environment(settings: PlatformSettings) -> dict[str, str]:
         LINTSEQ_WORKERS=str(settings.workers),
         DAGSTER_HOME=str(settings.dagster_home),
         LINTSEQ_REPLAY_CHECK_ROWS=str(settings.replay_check_rows),
+        LINTSEQ_WAREHOUSE_MEMORY_LIMIT=settings.warehouse_memory_limit,
+        LINTSEQ_LOADER_MEMORY_LIMIT=settings.loader_memory_limit,
     )
     return env
 

@@ -15,12 +15,17 @@ deep in the code reads `os.environ` behind anyone's back.
     DAGSTER_HOME      the Dagster instance (default $LINTSEQ_HOME/dagster)
     LINTSEQ_SQL_MEMORY_LIMIT  DuckDB's memory cap for `lintseq sql` queries (default 256MB;
                       `lintseq sql --memory-limit` overrides it)
+    LINTSEQ_WAREHOUSE_MEMORY_LIMIT  DuckDB's memory cap for the platform's warehouse
+                      connections, the loader's too unless LINTSEQ_LOADER_MEMORY_LIMIT is set
+                      (default 256MB). A table's
+                      primary-key index must fit in it when rows are merged: past about
+                      1.2M raw records the default does not (docs/scale.md, "The 10x run").
     LINTSEQ_STAGING_URL  where staged sets go (default $LINTSEQ_HOME/staging); an fsspec URL
                       such as s3://bucket/prefix hands them across machines (docs/scale.md);
                       credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
                       AWS_ENDPOINT_URL as boto reads them. Scratch files stay local.
     LINTSEQ_LOADER_MEMORY_LIMIT  DuckDB's memory cap for the loader, the one writer (default
-                      256MB, the platform's cap). A loader on its own node can afford more
+                      LINTSEQ_WAREHOUSE_MEMORY_LIMIT). A loader on its own node can afford more
                       and appends faster with it: 1GB spills less (docs/scale.md, "The loader's
                       rate"). DuckDB syntax: 512MB, 2GB, 50%.
 """
@@ -36,9 +41,10 @@ from lintseq_assets.runtime.config_errors import ConfigError
 
 PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_SOURCES_FILE = PACKAGE_DATA / "sources.yaml"
-# The loader's default cap: the platform's (resources.connect.DEFAULT_MEMORY_LIMIT), so memory
-# stays flat unless the operator of a loader node asks for more.
-DEFAULT_LOADER_MEMORY_LIMIT = "256MB"
+# DuckDB's cap for the warehouse's connections, and the loader's unless it is given its own: the
+# platform's (resources.connect.DEFAULT_MEMORY_LIMIT), so memory stays flat unless an operator
+# asks for more.
+DEFAULT_WAREHOUSE_MEMORY_LIMIT = "256MB"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The instance template: storage, telemetry, run limits. Copied into DAGSTER_HOME. It is package
 # data, not a dagster.yaml at the repository root: Dagster reads (or warns that it ignores) a
@@ -59,7 +65,8 @@ class PlatformSettings:
     # How `home` was chosen, for error messages ("LINTSEQ_HOME", or where the search looked).
     home_origin: str = "LINTSEQ_HOME"
     staging_url: str = ""
-    loader_memory_limit: str = DEFAULT_LOADER_MEMORY_LIMIT
+    warehouse_memory_limit: str = DEFAULT_WAREHOUSE_MEMORY_LIMIT
+    loader_memory_limit: str = DEFAULT_WAREHOUSE_MEMORY_LIMIT
 
     @property
     def warehouse_path(self) -> Path:
@@ -137,10 +144,13 @@ def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None
     dagster_home = Path(env.get("DAGSTER_HOME") or home / "dagster").expanduser().resolve()
     workers = _positive_int(env.get("LINTSEQ_WORKERS"), 2, "LINTSEQ_WORKERS")
     replay_rows = _positive_int(env.get("LINTSEQ_REPLAY_CHECK_ROWS"), 100, "LINTSEQ_REPLAY_CHECK_ROWS")
+    warehouse_cap = memory_limit(env.get("LINTSEQ_WAREHOUSE_MEMORY_LIMIT"), DEFAULT_WAREHOUSE_MEMORY_LIMIT, "LINTSEQ_WAREHOUSE_MEMORY_LIMIT")
     return PlatformSettings(
         home=home, sources_file=sources, workers=workers, dagster_home=dagster_home, replay_check_rows=replay_rows, home_origin=origin,
         staging_url=(env.get("LINTSEQ_STAGING_URL") or "").strip(),
-        loader_memory_limit=memory_limit(env.get("LINTSEQ_LOADER_MEMORY_LIMIT"), DEFAULT_LOADER_MEMORY_LIMIT, "LINTSEQ_LOADER_MEMORY_LIMIT"),
+        warehouse_memory_limit=warehouse_cap,
+        # The loader takes the warehouse's cap unless its own node can afford more.
+        loader_memory_limit=memory_limit(env.get("LINTSEQ_LOADER_MEMORY_LIMIT"), warehouse_cap, "LINTSEQ_LOADER_MEMORY_LIMIT"),
     )
 
 

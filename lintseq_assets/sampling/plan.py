@@ -7,8 +7,8 @@ sampled programs, the warehouse still holds its `samples` sequences. Seeds deriv
 bytes: skipping it is exact, not an approximation (datatrove's "completed work is marked").
 
 The plan is computed inside DuckDB and never held in Python: the done set is a temp table,
-the programs to sample (with their text) are copied, ordered by program_id, into a scratch
-Parquet file that `SamplingPlan.todo()` reads back a small batch at a time, and the skipped
+the programs to sample (with their text) are copied, ordered by program_id, into scratch
+Parquet files (a key range each: `runtime.sorted_copy`) that `SamplingPlan.todo()` reads back a small batch at a time, and the skipped
 programs stream straight into their staging shards. Memory is flat in the number of
 programs; the file is also a consistent snapshot, so no warehouse connection stays open
 while the workers sample.
@@ -32,6 +32,7 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
+from lintseq_assets.runtime.sorted_copy import copy_in_key_ranges
 from lintseq_assets.runtime.staging import ShardWriter, StagedPartition, partition_dir
 from lintseq_assets.tables import SAMPLING_LEDGER
 
@@ -96,7 +97,7 @@ class SamplingFingerprint:
 class SamplingPlan:
     """Programs to sample now (a scratch Parquet file), and the staged programs that stay as they are."""
 
-    todo_path: Path
+    todo_dir: Path  # part files, in program_id order by name
     n_todo: int
     kept: StagedPartition
     fingerprint: SamplingFingerprint  # holds the kept programs; the caller adds the sampled ones
@@ -107,18 +108,19 @@ class SamplingPlan:
 
     def todo(self, batch_rows: int = TODO_BATCH_ROWS) -> Iterator[ProgramRow]:
         """The programs to sample in program_id order, read lazily, `batch_rows` at a time."""
-        handle = pq.ParquetFile(self.todo_path)
-        try:
-            for batch in handle.iter_batches(batch_size=batch_rows, columns=list(TODO_COLUMNS), use_threads=False):
-                columns = [batch.column(name).to_pylist() for name in TODO_COLUMNS]
-                for values in zip(*columns, strict=True):
-                    yield ProgramRow(*values)
-        finally:
-            handle.close()
+        for path in sorted(self.todo_dir.glob("part-*.parquet")):
+            handle = pq.ParquetFile(path)
+            try:
+                for batch in handle.iter_batches(batch_size=batch_rows, columns=list(TODO_COLUMNS), use_threads=False):
+                    columns = [batch.column(name).to_pylist() for name in TODO_COLUMNS]
+                    for values in zip(*columns, strict=True):
+                        yield ProgramRow(*values)
+            finally:
+                handle.close()
 
     def discard(self) -> None:
         """Remove the scratch file (the staged skips stay for the loader)."""
-        shutil.rmtree(self.todo_path.parent, ignore_errors=True)
+        shutil.rmtree(self.todo_dir, ignore_errors=True)
 
 
 def _has_table(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -180,23 +182,24 @@ def plan_sampling(
     kept = writer.seal()
 
     # Per process: two runs planning the same config at once must not share (or delete) it.
-    todo_path = partition_dir(scratch_root or staging_root, TODO_TABLE, f"{config_hash}-{os.getpid()}") / "todo.parquet"
-    todo_path.parent.mkdir(parents=True, exist_ok=True)
-    # Sorting every program's text is the one big job here: DuckDB does it under a small cap
-    # (spilling beyond it), so this step's peak does not grow with the corpus either.
+    todo_dir = partition_dir(scratch_root or staging_root, TODO_TABLE, f"{config_hash}-{os.getpid()}")
+    # Sorting every program's text is the one big job here: DuckDB does it a key range at a
+    # time under a small cap (spilling beyond it), so this step's peak does not grow with the corpus.
     limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     conn.execute(f"SET memory_limit = {_literal(PLAN_MEMORY_LIMIT)}")
     try:
-        n_todo = conn.execute(
-            f"""COPY (SELECT {", ".join("p." + c for c in TODO_COLUMNS)}
-                      FROM programs p ANTI JOIN {_DONE} d USING (program_id) ORDER BY p.program_id)
-                TO {_literal(str(todo_path))}
-                (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 2048, ROW_GROUP_SIZE_BYTES {_literal(TODO_ROW_GROUP)})"""
-        ).fetchone()[0]
+        n_todo = copy_in_key_ranges(
+            conn,
+            f"SELECT {', '.join('p.' + c for c in TODO_COLUMNS)} FROM programs p ANTI JOIN {_DONE} d USING (program_id)",
+            "program_id",
+            [],
+            todo_dir,
+            f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 2048, ROW_GROUP_SIZE_BYTES {_literal(TODO_ROW_GROUP)}",
+        )
     finally:
         conn.execute(f"SET memory_limit = {_literal(limit)}")
         conn.execute(f"DROP TABLE {_DONE}")
-    return SamplingPlan(todo_path, n_todo, kept, fingerprint)
+    return SamplingPlan(todo_dir, n_todo, kept, fingerprint)
 
 
 def ledger_frame(entries: list[tuple[str, str]], config_hash: str, samples: int, seed: int) -> pl.DataFrame:

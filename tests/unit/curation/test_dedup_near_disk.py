@@ -53,12 +53,14 @@ def _write(tmp_path, signatures: np.ndarray) -> tuple[str, np.ndarray]:
     return str(path), rows
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_same_decisions_as_in_memory(tmp_path, seed):
+@pytest.mark.parametrize(("seed", "block_rows"), [(0, 65_536), (1, 65_536), (2, 65_536), (0, 37), (1, 1), (2, 100)])
+def test_same_decisions_as_in_memory(tmp_path, seed, block_rows):
+    """Whatever the block size: decisions across blocks (against kept band keys on disk)
+    and within a block (in memory) are the in-memory step's."""
     signatures = _corpus(seed)
     keeper, similarity = near_duplicates(signatures, 0.85, seed=1)
     path, rows = _write(tmp_path, signatures)
-    found = near_duplicates_on_disk(path, rows, 0.85, NUM_PERM, scratch=tmp_path)
+    found = near_duplicates_on_disk(path, rows, 0.85, NUM_PERM, scratch=tmp_path, block_rows=block_rows)
     disk_keeper = np.full(len(signatures), -1)
     disk_similarity = np.zeros(len(signatures))
     disk_keeper[found["row"].to_numpy()] = found["keeper"].to_numpy()

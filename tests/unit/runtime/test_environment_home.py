@@ -46,3 +46,14 @@ def test_the_loader_memory_cap_defaults_to_the_platform_cap_and_takes_duckdb_siz
 def test_a_bad_loader_memory_cap_fails_at_start_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"LINTSEQ_LOADER_MEMORY_LIMIT must be a DuckDB memory size .* got 'lots'"):
         load_settings({"LINTSEQ_HOME": str(tmp_path), "LINTSEQ_LOADER_MEMORY_LIMIT": "lots"})
+
+
+def test_the_warehouse_cap_is_every_connection_s_and_the_loader_s_unless_it_has_its_own(tmp_path):
+    home = {"LINTSEQ_HOME": str(tmp_path)}
+    assert load_settings(home).warehouse_memory_limit == "256MB"
+    both = load_settings({**home, "LINTSEQ_WAREHOUSE_MEMORY_LIMIT": " 2GB "})
+    assert (both.warehouse_memory_limit, both.loader_memory_limit) == ("2GB", "2GB")
+    apart = load_settings({**home, "LINTSEQ_WAREHOUSE_MEMORY_LIMIT": "1GB", "LINTSEQ_LOADER_MEMORY_LIMIT": "3GB"})
+    assert (apart.warehouse_memory_limit, apart.loader_memory_limit) == ("1GB", "3GB")
+    with pytest.raises(ConfigError, match=r"LINTSEQ_WAREHOUSE_MEMORY_LIMIT must be a DuckDB memory size .* got 'lots'"):
+        load_settings({**home, "LINTSEQ_WAREHOUSE_MEMORY_LIMIT": "lots"})

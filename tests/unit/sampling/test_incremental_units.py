@@ -95,7 +95,7 @@ def test_plan_splits_done_from_todo_in_program_id_order(tmp_path):
     assert [r.program_id for r in full.todo()] == [f"p{i:04d}" for i in range(6)] and full.skipped == 0
     assert other_seed.skipped == 0
     plan.discard()
-    assert not plan.todo_path.exists() and kept.shards[0].exists()  # the scratch goes, the staged skips stay
+    assert not plan.todo_dir.exists() and kept.shards[0].exists()  # the scratch goes, the staged skips stay
 
 
 def test_fingerprint_is_the_same_for_a_full_and_an_incremental_plan(tmp_path):

@@ -1,0 +1,21 @@
+"""`copy_in_key_ranges`: the part files, read in name order, hold every row once, in key order."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from lintseq_assets.runtime.sorted_copy import copy_in_key_ranges
+
+
+@pytest.mark.parametrize("range_rows", [1, 7, 100, 1000])
+def test_parts_in_key_order(tmp_path, range_rows):
+    conn = duckdb.connect()
+    conn.execute("CREATE TABLE t AS SELECT md5(i::VARCHAR) AS k, i, repeat('x', i % 50) AS text FROM range(500) r(i)")
+    n = copy_in_key_ranges(conn, "SELECT k, i, text FROM t WHERE i % ? <> 0", "k", [5], tmp_path / "out", "FORMAT parquet", range_rows)
+    parts = sorted((tmp_path / "out").glob("part-*.parquet"))
+    keys = [k for p in parts for k in pq.read_table(p).column("k").to_pylist()]
+    expected = [row[0] for row in conn.execute("SELECT k FROM t WHERE i % 5 <> 0 ORDER BY k").fetchall()]
+    assert n == 400 and keys == expected
+    assert len(parts) == -(-400 // range_rows) if range_rows < 400 else len(parts) == 1
