@@ -45,12 +45,21 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """One warehouse table. `key` is what makes a load re-runnable (None: replaced whole)."""
+    """One warehouse table. `key` is what makes a load re-runnable (None: replaced whole).
+
+    `indexed_key` says whether DuckDB enforces the key with a PRIMARY KEY. DuckDB keeps a
+    primary key as an ART index it cannot spill, which must fit in the connection's memory
+    cap whenever rows are merged: at 1.8M records it did not fit in 256 MB. So the tables
+    whose rows grow with the corpus keep their key unindexed: the loader is their one
+    writer and its merge keeps one row per key (`resources/merge.py`), and the
+    `unique_*_id` asset checks verify it after every load. Small tables keep the index.
+    """
 
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...] | None
     comment: str = ""
+    indexed_key: bool = True
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -60,14 +69,15 @@ class Table:
         """CREATE TABLE IF NOT EXISTS, then ADD COLUMN IF NOT EXISTS for every nullable column,
         so a warehouse made by an older release gains new columns (NULL until its next load)."""
         lines = []
+        key = self.key or ()
         for column in self.columns:
-            constraint = "" if column.nullable else " NOT NULL"
-            if self.key == (column.name,):
+            constraint = "" if column.nullable and column.name not in key else " NOT NULL"
+            if self.indexed_key and key == (column.name,):
                 constraint = " PRIMARY KEY"
             comment = f"  -- {column.comment}" if column.comment else ""
             lines.append(f"    {column.name} {column.sql_type}{constraint},{comment}")
-        if self.key and len(self.key) > 1:
-            lines.append(f"    PRIMARY KEY ({', '.join(self.key)}),")
+        if self.indexed_key and len(key) > 1:
+            lines.append(f"    PRIMARY KEY ({', '.join(key)}),")
         lines.append(f"    {RUN_ID} VARCHAR")
         body = "\n".join(lines)
         statements = [f"CREATE TABLE IF NOT EXISTS {self.name} (\n{body}\n)"]
@@ -115,6 +125,7 @@ RAW_INSTRUCTIONS = Table(
         _c("response", "VARCHAR"),
     ),
     key=("record_id",),
+    indexed_key=False,  # grows with the corpus (Table.indexed_key)
     comment="one row per source record, untouched",
 )
 CANDIDATES = Table(
@@ -134,6 +145,7 @@ CANDIDATES = Table(
         _c("curation_hash", "VARCHAR", False, "the per-record settings it was made under"),
     ),
     key=("record_id",),
+    indexed_key=False,  # grows with the corpus (Table.indexed_key)
     comment="per-record curation output, per source partition",
 )
 PROGRAMS = Table(
@@ -148,6 +160,7 @@ PROGRAMS = Table(
         *_PROGRAM_FACTS,
     ),
     key=("program_id",),
+    indexed_key=False,  # grows with the corpus (Table.indexed_key)
     comment="curated programs: extracted, linted, filtered, de-duplicated, decontaminated",
 )
 REJECTS = Table(
@@ -161,6 +174,7 @@ REJECTS = Table(
         _c("asset", "VARCHAR", False, "the asset that owns (and replaces) this row"),
     ),
     key=("record_id", "stage"),
+    indexed_key=False,  # grows with the corpus (Table.indexed_key)
     comment="every refused record, with a reason",
 )
 EDIT_SEQUENCES = Table(
@@ -178,6 +192,7 @@ EDIT_SEQUENCES = Table(
         *_PROVENANCE,
     ),
     key=("sequence_id",),
+    indexed_key=False,  # grows with the corpus (Table.indexed_key)
     comment="s LintSeq samples per program",
 )
 SAMPLER_CONFIGS = Table(
@@ -198,6 +213,7 @@ SAMPLING_LEDGER = Table(
         _c("outcome", "VARCHAR", False, "sampled | the engine's reject reason"),
     ),
     key=("program_id", "config_hash"),
+    indexed_key=False,  # grows with the corpus (Table.indexed_key)
     comment="completed sampling work (lintseq_assets/sampling/plan.py)",
 )
 CURATION_REPORT = Table(
