@@ -122,8 +122,9 @@ def merge(
 
     `scope_sql` is a boolean SQL expression over the target's columns naming the rows this
     load owns; None means "no deletions" (pure upsert). Duplicate keys among the incoming
-    rows keep the first occurrence in staged order (`first_occurrences`), so a bad batch cannot
-    violate a primary key and the row kept does not depend on threads.
+    rows keep the first occurrence in staged order (`first_occurrences`), so a table holds one row
+    per key (the big tables have no index to enforce it: `Table.indexed_key`) and the row kept
+    does not depend on threads.
 
     Memory stays bounded whatever the size of the load: the incoming rows go to a temporary
     table (which DuckDB spills beyond its memory cap), duplicates are looked for on the keys

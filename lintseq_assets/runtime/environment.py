@@ -17,9 +17,8 @@ deep in the code reads `os.environ` behind anyone's back.
                       `lintseq sql --memory-limit` overrides it)
     LINTSEQ_WAREHOUSE_MEMORY_LIMIT  DuckDB's memory cap for the platform's warehouse
                       connections, the loader's too unless LINTSEQ_LOADER_MEMORY_LIMIT is set
-                      (default 256MB). A table's
-                      primary-key index must fit in it when rows are merged: past about
-                      1.2M raw records the default does not (docs/scale.md, "The 10x run").
+                      (default 256MB; the 10x run fits in it: docs/scale.md). DuckDB spills
+                      beyond it; more memory makes big merges and scans faster.
     LINTSEQ_STAGING_URL  where staged sets go (default $LINTSEQ_HOME/staging); an fsspec URL
                       such as s3://bucket/prefix hands them across machines (docs/scale.md);
                       credentials and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
