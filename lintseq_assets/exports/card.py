@@ -13,12 +13,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
 import yaml
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lintseq_assets.exports.config import ExportSettings
-from lintseq_assets.exports.formats import FORMAT_SPECS, ProgramItem, SequenceItem
+from lintseq_assets.exports.formats import FORMAT_SPECS
 
 # The split names `datasets` recognises in file names when loading with `data_dir=`.
 STANDARD_SPLITS = ("train", "validation", "test")
@@ -39,15 +40,24 @@ class ExportStats:
     programs_per_source: Counter = field(default_factory=Counter)
     sequences_per_source: Counter = field(default_factory=Counter)
 
-    def add_sequence(self, item: SequenceItem) -> None:
-        self.edits_per_sequence[len(item.edit_path)] += 1
-        self.sequences_per_source[item.source] += 1
-        for diff in item.edit_path:
-            self.lines_per_edit[sum(1 for line in diff.split("\n") if line.startswith("+"))] += 1
+    def add_sequences(self, batch: pl.DataFrame) -> None:
+        """A batch of sequences (`edit_path`, `source`): counted by polars, not row by row."""
+        _add_counts(self.edits_per_sequence, batch.get_column("edit_path").list.len())
+        _add_counts(self.sequences_per_source, batch.get_column("source"))
+        # Lines inserted per edit: the diff's lines that start with "+".
+        diffs = batch.get_column("edit_path").explode(empty_as_null=False).drop_nulls()
+        plus_lines = diffs.str.starts_with("+").cast(pl.Int64) + diffs.str.count_matches("\n+", literal=True)
+        _add_counts(self.lines_per_edit, plus_lines)
 
-    def add_program(self, item: ProgramItem) -> None:
-        self.program_lines[item.program.count("\n") + 1] += 1
-        self.programs_per_source[item.source] += 1
+    def add_programs(self, batch: pl.DataFrame) -> None:
+        """A batch of programs (`program`, `source`)."""
+        _add_counts(self.program_lines, batch.get_column("program").str.count_matches("\n", literal=True) + 1)
+        _add_counts(self.programs_per_source, batch.get_column("source"))
+
+
+def _add_counts(histogram: Counter, values: pl.Series) -> None:
+    for value, n in values.value_counts().iter_rows():
+        histogram[value] += n
 
 
 def _summary(histogram: Counter) -> str:

@@ -25,7 +25,8 @@ MARKERS = (SEPARATOR, STATE_MARKER)
 
 @dataclass(frozen=True)
 class SequenceItem:
-    """One edit sequence joined with its program: the input of the sequence formats."""
+    """One edit sequence with its program's instruction and source: the input of the
+    sequence formats (none of them needs the program's text)."""
 
     sequence_id: str
     program_id: str
@@ -33,7 +34,6 @@ class SequenceItem:
     config_hash: str
     source: str
     instruction: str
-    program: str
     edit_path: tuple[str, ...]
 
 

@@ -20,24 +20,35 @@ ROW_GROUP_ROWS = 10_000
 class SplitShardWriter:
     """One format's split: Parquet shards, and JSONL shards alongside when asked.
 
-    Rows are written a row group (ROW_GROUP_ROWS) at a time into the open shard, so memory
-    is bounded by the row group, not by `shard_rows` (100K training texts held as Python
-    dicts cost gigabytes at paper scale)."""
+    Rows come as Arrow tables (a batch of a format's rows) and are written a row group
+    (ROW_GROUP_ROWS) at a time into the open shard, so memory is bounded by the row group
+    and the batch, not by `shard_rows`."""
 
     def __init__(self, folder: Path, split: str, schema: pa.Schema, shard_rows: int, jsonl_folder: Path | None = None) -> None:
         self.folder, self.split, self.schema, self.shard_rows = folder, split, schema, shard_rows
         self.jsonl_folder = jsonl_folder
-        self.buffer: list[dict] = []
+        self.buffer: list[pa.Table] = []
+        self._buffered = 0
         self.parts: list[tuple[Path, ...]] = []
         self.rows = 0
         self._in_shard = 0
         self._parquet: pq.ParquetWriter | None = None
         self._jsonl = None
 
-    def add(self, row: dict) -> None:
-        self.buffer.append(row)
-        if self._in_shard + len(self.buffer) >= self.shard_rows or len(self.buffer) >= ROW_GROUP_ROWS:
-            self._flush()
+    def add_table(self, table: pa.Table) -> None:
+        """Rows of `self.schema`, in order. They are flushed at exactly the row counts at which
+        rows added one at a time would be (a flush is due once the open shard plus the buffer
+        reach `shard_rows`, or the buffer ROW_GROUP_ROWS), because each flush is one Parquet
+        row group and the bytes depend on where row groups end."""
+        start = 0
+        while start < table.num_rows:
+            due = max(1, min(self.shard_rows - self._in_shard - self._buffered, ROW_GROUP_ROWS - self._buffered))
+            take = min(due, table.num_rows - start)
+            self.buffer.append(table.slice(start, take))
+            self._buffered += take
+            start += take
+            if take == due:
+                self._flush()
 
     def _open_shard(self) -> None:
         index = len(self.parts)
@@ -58,14 +69,14 @@ class SplitShardWriter:
             return
         if self._parquet is None:
             self._open_shard()
-        table = pa.Table.from_pylist(self.buffer, schema=self.schema)
+        table = pa.concat_tables(self.buffer).combine_chunks()
         self._parquet.write_table(table, row_group_size=ROW_GROUP_ROWS)
         if self._jsonl is not None:
-            for row in self.buffer:  # rows are built in schema column order
+            for row in table.to_pylist():  # dicts in schema column order
                 self._jsonl.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self._in_shard += len(self.buffer)
-        self.rows += len(self.buffer)
-        self.buffer = []
+        self._in_shard += table.num_rows
+        self.rows += table.num_rows
+        self.buffer, self._buffered = [], 0
         if self._in_shard >= self.shard_rows:
             self._close_shard()
 

@@ -4,8 +4,9 @@
 the sequences (every edit path) and programs (every text) are gigabytes. Here DuckDB does
 the same selection instead (one config's sequences; programs whose instruction holds a
 format marker left out and counted; sequences whose program is missing refused), joins each
-sequence with its program, and writes both sides sorted by id, a key range at a time, to
-files under a scratch folder (`COPY ... TO`, so the rows never pass through Python).
+sequence with its program's instruction and source, and writes both sides sorted by id, a
+key range per file, under a scratch folder: the rows are read once and dealt into their
+range's file, then DuckDB sorts each file (`_copy_ranges`).
 `write_staged_exports` then streams them. The rules are `join_inputs`'s, so the export is
 byte-identical to `write_exports` on the same rows (tests/test_exports_staged.py).
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import polars as pl
+import pyarrow.parquet as pq
 
 from lintseq_assets.exports.config import ExportError
 from lintseq_assets.exports.formats import MARKERS
@@ -23,6 +26,7 @@ from lintseq_assets.runtime.sorted_copy import range_bounds
 
 FILE_ROWS = 10_000  # rows DuckDB sorts and writes per file (each file is one key range), at least
 MAX_FILES = 64  # past FILE_ROWS * MAX_FILES rows, ranges grow instead of their number
+DEAL_BATCH_ROWS = 16_384  # rows fetched from DuckDB and dealt into range files at a time
 
 _MARKED = " OR ".join("contains(coalesce(instruction, ''), ?)" for _ in MARKERS)
 _PROGRAM_SELECT = "program_id, coalesce(instruction, '') AS instruction, program, coalesce(source, 'unknown') AS source"
@@ -38,15 +42,46 @@ def _bounds(conn: duckdb.DuckDBPyConnection, key: str, from_where: str, params: 
 
 
 def _copy_ranges(conn: duckdb.DuckDBPyConnection, select: str, key: str, bounds: list, params: list, folder: Path, stem: str) -> list[Path]:
-    """`select` (whose WHERE the range condition extends) one key range per file, sorted by key."""
+    """`select`'s rows, one key range per file (a range starts at each bound), sorted by key.
+
+    A COPY per range re-read whole columns: DuckDB cannot skip the storage of rows outside a
+    range of random ids, so every range read every edit path (or program text) again, and
+    the work grew with ranges x rows (0.8 s per range at 379K sequences, as much as reading
+    them all). Here the rows are read once, in storage order, and dealt into a file per
+    range (phase 1); then each range's file alone is sorted by DuckDB, out of core if need
+    be (phase 2). Memory holds one fetched batch, whatever the number of rows."""
     folder.mkdir(parents=True, exist_ok=True)
+    starts = pl.Series(key, bounds)
+    writers: dict[int, pq.ParquetWriter] = {}
+    unsorted = folder / f".{stem}-unsorted"
+    unsorted.mkdir(exist_ok=True)
+    try:
+        reader = conn.sql(select, params=params).to_arrow_reader(DEAL_BATCH_ROWS)
+        for batch in reader:
+            # The batch's rows grouped by range with one take; each range is then a slice.
+            # (Order within a range does not matter: phase 2 sorts it.)
+            ranges = (starts.search_sorted(pl.Series(batch.column(key)), side="right") - 1).alias("range")
+            order = ranges.arg_sort()
+            grouped, ranges = batch.take(order.to_arrow()), ranges.gather(order)
+            sizes = ranges.value_counts().sort("range")
+            offset = 0
+            for index, size in sizes.iter_rows():
+                if index not in writers:
+                    # Scratch files: written once, read once, so no dictionary pages.
+                    writers[index] = pq.ParquetWriter(unsorted / f"{index:05d}.parquet", batch.schema, use_dictionary=False)
+                writers[index].write_batch(grouped.slice(offset, size))
+                offset += size
+    finally:
+        for writer in writers.values():
+            writer.close()
     files = []
-    for i, low in enumerate(bounds):
-        high = bounds[i + 1] if i + 1 < len(bounds) else None
-        condition = f"{key} >= {_literal(low)}" + (f" AND {key} < {_literal(high)}" if high is not None else "")
-        path = folder / f"{stem}-{i:05d}.parquet"
-        conn.execute(f"COPY ({select} AND {condition} ORDER BY {key}) TO {_literal(path)} (FORMAT parquet, ROW_GROUP_SIZE 2048)", params)
+    for index in sorted(writers):
+        path = folder / f"{stem}-{index:05d}.parquet"
+        part = unsorted / f"{index:05d}.parquet"
+        conn.execute(f"COPY (SELECT * FROM read_parquet({_literal(part)}) ORDER BY {key}) TO {_literal(path)} (FORMAT parquet, ROW_GROUP_SIZE 2048)")
+        part.unlink()
         files.append(path)
+    unsorted.rmdir()
     return files
 
 
@@ -79,16 +114,15 @@ def stage_from_warehouse(conn: duckdb.DuckDBPyConnection, config_hash: str, scra
         excluded = conn.execute("SELECT count(*) FROM _export_programs WHERE marked").fetchone()[0]
         kept = "program_id IN (SELECT program_id FROM _export_programs WHERE NOT marked)"
 
-        # Each range's COPY scans the tables (and joins every program's text): with ranges of a
-        # fixed size, their number and so the work grew with the square of the sequences
-        # (750 ranges at 10x the paper's scale). DuckDB sorts a larger range out of core.
+        # The rows are read once whatever the number of ranges (`_copy_ranges`); a range is
+        # what DuckDB sorts at a time (out of core if it must), so at most MAX_FILES of them.
         file_rows = max(file_rows, -(-n_config // MAX_FILES))
         sequences_where = f"FROM edit_sequences WHERE config_hash = ? AND {kept}"
         bounds, n_sequences = _bounds(conn, "sequence_id", sequences_where, [config_hash], file_rows)
         sequence_files = _copy_ranges(
             conn,
             "SELECT s.sequence_id, s.program_id, s.sample_index, s.config_hash, s.edit_path, "
-            "coalesce(p.instruction, '') AS instruction, p.program, coalesce(p.source, 'unknown') AS source "
+            "coalesce(p.instruction, '') AS instruction, coalesce(p.source, 'unknown') AS source "
             f"FROM edit_sequences s JOIN programs p USING (program_id) WHERE s.config_hash = ? AND s.{kept}",
             "sequence_id", bounds, [config_hash], scratch, "sequences",
         )

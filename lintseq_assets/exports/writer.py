@@ -19,7 +19,9 @@ import base64
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,13 +29,18 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lintseq_assets.exports.batch_rows import (
+    PROGRAM_BATCH_COLUMNS,
+    SEQUENCE_BATCH_COLUMNS,
+    build_rows,
+    split_column,
+)
 from lintseq_assets.exports.card import ExportStats, write_card, write_plots
 from lintseq_assets.exports.config import ExportError, ExportSettings
-from lintseq_assets.exports.formats import FORMAT_SPECS, MARKERS, ProgramItem, SequenceItem
-from lintseq_assets.exports.length import LengthLimit, Outcome, shape_row
+from lintseq_assets.exports.formats import FORMAT_SPECS, MARKERS
+from lintseq_assets.exports.length import LengthLimit, Outcome
 from lintseq_assets.exports.manifest import MANIFEST_NAME, write_manifest
 from lintseq_assets.exports.shards import SplitShardWriter
-from lintseq_assets.exports.splits import assign_split
 
 SEQUENCE_COLUMNS = ("sequence_id", "program_id", "sample_index", "config_hash", "edit_path")
 PROGRAM_COLUMNS = ("program_id", "instruction", "program", "source")
@@ -110,18 +117,7 @@ def _require(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
         raise ExportError(f"{what} lack columns {missing} (have {frame.columns})")
 
 
-READ_BATCH_ROWS = 2_000  # rows turned into items at a time
-
-
-def _sequence_items(frame: pl.DataFrame) -> Iterator[SequenceItem]:
-    for r in frame.iter_rows(named=True):
-        yield SequenceItem(r["sequence_id"], r["program_id"], int(r["sample_index"]), r["config_hash"],
-                           r["source"], r["instruction"], r["program"], tuple(r["edit_path"]))
-
-
-def _program_items(frame: pl.DataFrame) -> Iterator[ProgramItem]:
-    for r in frame.iter_rows(named=True):
-        yield ProgramItem(r["program_id"], r["source"], r["instruction"], r["program"])
+READ_BATCH_ROWS = 4_096  # input rows whose training rows are built together
 
 
 @dataclass
@@ -141,19 +137,21 @@ class Inputs:
     def n_programs(self) -> int:
         return self.programs.height
 
-    def sequence_items(self, batch: int = READ_BATCH_ROWS) -> Iterator[SequenceItem]:
-        """Rows as items, a slice at a time (the frame stays columnar in memory).
+    def sequence_batches(self, batch: int = READ_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+        """SEQUENCE_BATCH_COLUMNS, a slice at a time (the frame stays columnar in memory).
 
-        Program text joins a slice at a time: joined up front, every program's text would
-        be held once per sample (5 copies at s=5, most of the export's memory at scale)."""
+        The instruction joins a slice at a time: joined up front, every program's instruction
+        would be held once per sample (5 copies at s=5)."""
+        described = self.programs.select("program_id", "instruction", "source")
         for frame in self.sequences.iter_slices(batch):
-            yield from _sequence_items(frame.join(self.programs, on="program_id", how="left", maintain_order="left"))
+            yield frame.join(described, on="program_id", how="left", maintain_order="left").select(SEQUENCE_BATCH_COLUMNS)
 
-    def program_items(self) -> Iterator[ProgramItem]:
-        yield from _program_items(self.programs)
+    def program_batches(self, batch: int = READ_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+        for frame in self.programs.iter_slices(batch):
+            yield frame.select(PROGRAM_BATCH_COLUMNS)
 
 
-SEQUENCE_FILE_COLUMNS = (*SEQUENCE_COLUMNS, "instruction", "program", "source")
+SEQUENCE_FILE_COLUMNS = SEQUENCE_BATCH_COLUMNS
 
 
 @dataclass
@@ -161,7 +159,7 @@ class StagedInputs:
     """Export inputs already selected, joined and sorted, in Parquet files read in order.
 
     sequence_files: the exported sequences (one config, unique, sorted by sequence_id across
-        the files), each row with its program's instruction, program and source.
+        the files), each row with its program's instruction and source.
     program_files: their programs (unique, sorted by program_id across the files).
     Nulls are already filled (instruction '', source 'unknown'), and sequences of programs
     with a format marker in their instruction are already left out (`excluded` counts those
@@ -175,15 +173,17 @@ class StagedInputs:
     n_sequences: int
     n_programs: int
 
-    def sequence_items(self, batch: int = READ_BATCH_ROWS) -> Iterator[SequenceItem]:
-        for path in self.sequence_files:
-            for record_batch in pq.ParquetFile(path).iter_batches(batch_size=batch, columns=list(SEQUENCE_FILE_COLUMNS)):
-                yield from _sequence_items(pl.from_arrow(record_batch))
+    def sequence_batches(self, batch: int = READ_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+        yield from _read_batches(self.sequence_files, SEQUENCE_BATCH_COLUMNS, batch)
 
-    def program_items(self, batch: int = READ_BATCH_ROWS) -> Iterator[ProgramItem]:
-        for path in self.program_files:
-            for record_batch in pq.ParquetFile(path).iter_batches(batch_size=batch, columns=list(PROGRAM_COLUMNS)):
-                yield from _program_items(pl.from_arrow(record_batch))
+    def program_batches(self, batch: int = READ_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+        yield from _read_batches(self.program_files, PROGRAM_BATCH_COLUMNS, batch)
+
+
+def _read_batches(files: list[Path], columns: tuple[str, ...], batch: int) -> Iterator[pl.DataFrame]:
+    for path in files:
+        for record_batch in pq.ParquetFile(path).iter_batches(batch_size=batch, columns=list(columns)):
+            yield pl.from_arrow(record_batch)
 
 
 def join_inputs(sequences: pl.DataFrame, programs: pl.DataFrame) -> Inputs:
@@ -221,12 +221,14 @@ class _FormatWriter:
         self.writers = {s: SplitShardWriter(root / name, s, self.spec.schema, settings.shard_rows, jsonl) for s in settings.splits}
         self.tally = {o.value: dict.fromkeys(settings.splits, 0) for o in Outcome}
 
-    def add(self, item, split: str) -> None:
-        candidate = self.spec.candidate(item, self.settings.split_seed)
-        row, outcome = shape_row(candidate, self.limit, self.settings.overlong)
-        self.tally[outcome.value][split] += 1
-        if row is not None:
-            self.writers[split].add(row)
+    def add_batch(self, frame: pl.DataFrame, split: pl.Series) -> None:
+        """The rows of an input batch; `split` holds each input row's split."""
+        rows = build_rows(self.spec, frame, self.settings.split_seed, self.limit, self.settings.overlong)
+        for (name, outcome), n in Counter(zip(split.to_list(), rows.outcomes, strict=True)).items():
+            self.tally[outcome][name] += n
+        row_splits = split.gather(rows.inputs)
+        for name, writer in self.writers.items():
+            writer.add_table(rows.table.filter(row_splits.eq(name).to_arrow()))
 
     def close(self) -> dict[str, list[Path]]:
         """Parquet shards per split; a split without rows has none (`datasets` cannot read
@@ -253,17 +255,23 @@ def _write_all(tmp: Path, inputs: Inputs | StagedInputs, settings: ExportSetting
     stats = ExportStats()
     programs_per_split = dict.fromkeys(splits, 0)
     # A program's split is a pure function of its id, so it is computed where needed, not kept.
-    for item in inputs.program_items():
-        split = assign_split(item.program_id, settings.split_seed, settings.splits)
-        programs_per_split[split] += 1
-        stats.add_program(item)
+    for frame in inputs.program_batches():
+        split = split_column(frame.get_column("program_id"), settings.split_seed, settings.splits)
+        for name, n in split.value_counts().iter_rows():
+            programs_per_split[name] += n
+        stats.add_programs(frame)
         for writer in by_unit["program"]:
-            writer.add(item, split)
-    for item in inputs.sequence_items():
-        split = assign_split(item.program_id, settings.split_seed, settings.splits)
-        stats.add_sequence(item)
-        for writer in by_unit["sequence"]:
-            writer.add(item, split)
+            writer.add_batch(frame, split)
+    # Each format writes its own files, so the formats of a batch are built and written in
+    # parallel (polars and Parquet's compression release the GIL); a format's rows still
+    # reach its files in input order, so the bytes are the same as one after another.
+    with ThreadPoolExecutor(max_workers=max(1, len(by_unit["sequence"]))) as pool:
+        for frame in inputs.sequence_batches():
+            split = split_column(frame.get_column("program_id"), settings.split_seed, settings.splits)
+            pending = [pool.submit(writer.add_batch, frame, split) for writer in by_unit["sequence"]]
+            stats.add_sequences(frame)
+            for future in pending:
+                future.result()
     data_files = {name: writer.close() for name, writer in writers.items()}
     counts: dict = {
         "input": {"sequences": inputs.n_sequences, "programs": inputs.n_programs,

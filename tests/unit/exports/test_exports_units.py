@@ -27,7 +27,7 @@ PROGRAM = "import os\n\n\ndef main():\n    x = 1\n    y = x + 1\n    print(os.ge
 
 
 def _item(path: list[str]) -> SequenceItem:
-    return SequenceItem("s1", "p1", 0, "c1", "src", "Do it.", PROGRAM, tuple(path))
+    return SequenceItem("s1", "p1", 0, "c1", "src", "Do it.", tuple(path))
 
 
 def test_defaults_are_documented_and_sane():
