@@ -16,17 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-import polars as pl
-import pyarrow.parquet as pq
 
 from lintseq_assets.exports.config import ExportError
 from lintseq_assets.exports.formats import MARKERS
 from lintseq_assets.exports.writer import StagedInputs
-from lintseq_assets.runtime.sorted_copy import range_bounds
+from lintseq_assets.runtime.sorted_copy import deal_into_ranges, range_bounds
 
 FILE_ROWS = 10_000  # rows DuckDB sorts and writes per file (each file is one key range), at least
 MAX_FILES = 64  # past FILE_ROWS * MAX_FILES rows, ranges grow instead of their number
-DEAL_BATCH_ROWS = 16_384  # rows fetched from DuckDB and dealt into range files at a time
 
 _MARKED = " OR ".join("contains(coalesce(instruction, ''), ?)" for _ in MARKERS)
 _PROGRAM_SELECT = "program_id, coalesce(instruction, '') AS instruction, program, coalesce(source, 'unknown') AS source"
@@ -42,47 +39,9 @@ def _bounds(conn: duckdb.DuckDBPyConnection, key: str, from_where: str, params: 
 
 
 def _copy_ranges(conn: duckdb.DuckDBPyConnection, select: str, key: str, bounds: list, params: list, folder: Path, stem: str) -> list[Path]:
-    """`select`'s rows, one key range per file (a range starts at each bound), sorted by key.
-
-    A COPY per range re-read whole columns: DuckDB cannot skip the storage of rows outside a
-    range of random ids, so every range read every edit path (or program text) again, and
-    the work grew with ranges x rows (0.8 s per range at 379K sequences, as much as reading
-    them all). Here the rows are read once, in storage order, and dealt into a file per
-    range (phase 1); then each range's file alone is sorted by DuckDB, out of core if need
-    be (phase 2). Memory holds one fetched batch, whatever the number of rows."""
-    folder.mkdir(parents=True, exist_ok=True)
-    starts = pl.Series(key, bounds)
-    writers: dict[int, pq.ParquetWriter] = {}
-    unsorted = folder / f".{stem}-unsorted"
-    unsorted.mkdir(exist_ok=True)
-    try:
-        reader = conn.sql(select, params=params).to_arrow_reader(DEAL_BATCH_ROWS)
-        for batch in reader:
-            # The batch's rows grouped by range with one take; each range is then a slice.
-            # (Order within a range does not matter: phase 2 sorts it.)
-            ranges = (starts.search_sorted(pl.Series(batch.column(key)), side="right") - 1).alias("range")
-            order = ranges.arg_sort()
-            grouped, ranges = batch.take(order.to_arrow()), ranges.gather(order)
-            sizes = ranges.value_counts().sort("range")
-            offset = 0
-            for index, size in sizes.iter_rows():
-                if index not in writers:
-                    # Scratch files: written once, read once, so no dictionary pages.
-                    writers[index] = pq.ParquetWriter(unsorted / f"{index:05d}.parquet", batch.schema, use_dictionary=False)
-                writers[index].write_batch(grouped.slice(offset, size))
-                offset += size
-    finally:
-        for writer in writers.values():
-            writer.close()
-    files = []
-    for index in sorted(writers):
-        path = folder / f"{stem}-{index:05d}.parquet"
-        part = unsorted / f"{index:05d}.parquet"
-        conn.execute(f"COPY (SELECT * FROM read_parquet({_literal(part)}) ORDER BY {key}) TO {_literal(path)} (FORMAT parquet, ROW_GROUP_SIZE 2048)")
-        part.unlink()
-        files.append(path)
-    unsorted.rmdir()
-    return files
+    """`select`'s rows, one key range per file (a range starts at each bound), sorted by key:
+    read once and dealt into their range's file (`runtime.sorted_copy.deal_into_ranges`)."""
+    return deal_into_ranges(conn, select, key, params, bounds, folder, stem, "FORMAT parquet, ROW_GROUP_SIZE 2048")
 
 
 def stage_from_warehouse(conn: duckdb.DuckDBPyConnection, config_hash: str, scratch: Path, file_rows: int = FILE_ROWS) -> StagedInputs:

@@ -19,3 +19,10 @@ def test_parts_in_key_order(tmp_path, range_rows):
     expected = [row[0] for row in conn.execute("SELECT k FROM t WHERE i % 5 <> 0 ORDER BY k").fetchall()]
     assert n == 400 and keys == expected
     assert len(parts) == -(-400 // range_rows) if range_rows < 400 else len(parts) == 1
+
+
+def test_no_rows_no_parts(tmp_path):
+    conn = duckdb.connect()
+    conn.execute("CREATE TABLE t AS SELECT md5(i::VARCHAR) AS k FROM range(10) r(i)")
+    assert copy_in_key_ranges(conn, "SELECT k FROM t WHERE false", "k", [], tmp_path / "out", "FORMAT parquet") == 0
+    assert list((tmp_path / "out").iterdir()) == []
