@@ -6,7 +6,7 @@ the same selection instead (one config's sequences; programs whose instruction h
 format marker left out and counted; sequences whose program is missing refused), joins each
 sequence with its program's instruction and source, and writes both sides sorted by id, a
 key range per file, under a scratch folder: the rows are read once and dealt into their
-range's file, then DuckDB sorts each file (`_copy_ranges`).
+range's file, then DuckDB sorts each file (`deal_into_ranges`).
 `write_staged_exports` then streams them. The rules are `join_inputs`'s, so the export is
 byte-identical to `write_exports` on the same rows (tests/test_exports_staged.py).
 """
@@ -20,11 +20,14 @@ import duckdb
 from lintseq_assets.exports.config import ExportError
 from lintseq_assets.exports.formats import MARKERS
 from lintseq_assets.exports.writer import StagedInputs
+from lintseq_assets.runtime.memory_cap import memory_floor
 from lintseq_assets.runtime.sorted_copy import deal_into_ranges, range_bounds
 
 FILE_ROWS = 10_000  # rows DuckDB sorts and writes per file (each file is one key range), at least
 MAX_FILES = 64  # past FILE_ROWS * MAX_FILES rows, ranges grow instead of their number
 
+_STAGED_OPTIONS = "FORMAT parquet, ROW_GROUP_SIZE 2048"
+JOIN_MEMORY_FLOOR = "1GB"  # DuckDB's cap while it joins the sequences with their programs (runtime.memory_cap)
 _MARKED = " OR ".join("contains(coalesce(instruction, ''), ?)" for _ in MARKERS)
 _PROGRAM_SELECT = "program_id, coalesce(instruction, '') AS instruction, program, coalesce(source, 'unknown') AS source"
 
@@ -37,11 +40,6 @@ def _bounds(conn: duckdb.DuckDBPyConnection, key: str, from_where: str, params: 
     """Every `rows`-th value of `key` in sorted order (each starts a range), and the row count."""
     return range_bounds(conn, f"SELECT {key} {from_where}", key, params, rows)
 
-
-def _copy_ranges(conn: duckdb.DuckDBPyConnection, select: str, key: str, bounds: list, params: list, folder: Path, stem: str) -> list[Path]:
-    """`select`'s rows, one key range per file (a range starts at each bound), sorted by key:
-    read once and dealt into their range's file (`runtime.sorted_copy.deal_into_ranges`)."""
-    return deal_into_ranges(conn, select, key, params, bounds, folder, stem, "FORMAT parquet, ROW_GROUP_SIZE 2048")
 
 
 def stage_from_warehouse(conn: duckdb.DuckDBPyConnection, config_hash: str, scratch: Path, file_rows: int = FILE_ROWS) -> StagedInputs:
@@ -73,20 +71,25 @@ def stage_from_warehouse(conn: duckdb.DuckDBPyConnection, config_hash: str, scra
         excluded = conn.execute("SELECT count(*) FROM _export_programs WHERE marked").fetchone()[0]
         kept = "program_id IN (SELECT program_id FROM _export_programs WHERE NOT marked)"
 
-        # The rows are read once whatever the number of ranges (`_copy_ranges`); a range is
+        # The rows are read once whatever the number of ranges (`deal_into_ranges`); a range is
         # what DuckDB sorts at a time (out of core if it must), so at most MAX_FILES of them.
         file_rows = max(file_rows, -(-n_config // MAX_FILES))
         sequences_where = f"FROM edit_sequences WHERE config_hash = ? AND {kept}"
         bounds, n_sequences = _bounds(conn, "sequence_id", sequences_where, [config_hash], file_rows)
-        sequence_files = _copy_ranges(
-            conn,
-            "SELECT s.sequence_id, s.program_id, s.sample_index, s.config_hash, s.edit_path, "
-            "coalesce(p.instruction, '') AS instruction, coalesce(p.source, 'unknown') AS source "
-            f"FROM edit_sequences s JOIN programs p USING (program_id) WHERE s.config_hash = ? AND s.{kept}",
-            "sequence_id", bounds, [config_hash], scratch, "sequences",
-        )
+        # The join's hash table holds every exported program's instruction and source: more
+        # than the default cap at 10x the paper's scale, so the join gets JOIN_MEMORY_FLOOR.
+        with memory_floor(conn, JOIN_MEMORY_FLOOR, unordered=True):  # each range is sorted after
+            sequence_files = deal_into_ranges(
+                conn,
+                "SELECT s.sequence_id, s.program_id, s.sample_index, s.config_hash, s.edit_path, "
+                "coalesce(p.instruction, '') AS instruction, coalesce(p.source, 'unknown') AS source "
+                f"FROM edit_sequences s JOIN programs p USING (program_id) WHERE s.config_hash = ? AND s.{kept}",
+                "sequence_id", [config_hash], bounds, scratch, "sequences", _STAGED_OPTIONS,
+            )
         bounds, n_programs = _bounds(conn, "program_id", f"FROM programs WHERE {kept}", [], file_rows)
-        program_files = _copy_ranges(conn, f"SELECT {_PROGRAM_SELECT} FROM programs WHERE {kept}", "program_id", bounds, [], scratch, "programs")
+        program_files = deal_into_ranges(
+            conn, f"SELECT {_PROGRAM_SELECT} FROM programs WHERE {kept}", "program_id", [], bounds, scratch, "programs", _STAGED_OPTIONS
+        )
     finally:
         conn.execute("DROP TABLE IF EXISTS _export_programs")
     return StagedInputs(config_hash, sequence_files, program_files, excluded, n_sequences, n_programs)

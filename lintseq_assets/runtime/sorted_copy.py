@@ -50,8 +50,7 @@ def range_bounds(conn: Any, select_sql: str, key: str, params: list, range_rows:
 
 
 def deal_into_ranges(
-    conn: Any, select_sql: str, key: str, params: list, starts: list, folder: Path, stem: str, options: str
-) -> list[Path]:
+    conn: Any, select_sql: str, key: str, params: list, starts: list, folder: Path, stem: str, options: str) -> list[Path]:
     """`select_sql`'s rows, one key range per file (a range begins at each of `starts`,
     sorted), each file sorted by `key` and written with the COPY `options`
     (`folder/<stem>-00000.parquet`, ...). Returns the files in key order.

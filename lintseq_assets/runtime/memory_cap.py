@@ -1,0 +1,49 @@
+"""Raise a DuckDB connection's memory cap for one job, and put it back.
+
+Most of the platform runs under a small cap (`LINTSEQ_WAREHOUSE_MEMORY_LIMIT`, 256 MB) and
+spills beyond it. A few joins cannot spill enough: a hash join whose build side carries
+text (the exports join 6.8M sequences with their programs' instructions: 206 MB of text at
+10x) ran out of 256 MB and of 640 MB; at 256 MB it fits only on one thread without
+insertion order, in 130 s. Those jobs get a floor for their duration; a cap already above
+it is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "bytes": 1}
+_AMOUNT = re.compile(r"^\s*([0-9.]+)\s*([a-zA-Z]+)\s*$")
+
+
+def parse_bytes(text: str) -> int:
+    """DuckDB's way of writing a size ('244.1 MiB', '1GB', '512MB') in bytes."""
+    match = _AMOUNT.match(text)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"not a memory size: {text!r} (write it as DuckDB does, e.g. 512MB or 2GB)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+@contextmanager
+def memory_floor(conn: Any, floor: str, *, unordered: bool = False) -> Iterator[None]:
+    """`conn`'s memory cap is at least `floor` inside the block, and as before after it.
+
+    `unordered`: the block's results need not keep the input's order (DuckDB's
+    `preserve_insertion_order = false`, which lets a join stream with less memory)."""
+    before, ordered = conn.execute("SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')").fetchone()
+    raise_it = parse_bytes(before) < parse_bytes(floor)
+    if raise_it:
+        conn.execute(f"SET memory_limit = '{floor}'")
+    if unordered:
+        conn.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        if raise_it:
+            conn.execute(f"SET memory_limit = '{before}'")
+        if unordered:
+            conn.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")

@@ -1,0 +1,43 @@
+"""`memory_floor`: a small cap is raised for the block and put back; a larger one is kept."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from lintseq_assets.runtime.memory_cap import memory_floor, parse_bytes
+
+
+def _cap(conn: duckdb.DuckDBPyConnection) -> int:
+    return parse_bytes(conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+
+def test_a_small_cap_is_raised_then_restored():
+    conn = duckdb.connect()
+    conn.execute("SET memory_limit = '256MB'")
+    before = _cap(conn)
+    with memory_floor(conn, "1GB", unordered=True):
+        assert _cap(conn) >= 10**9 * 0.99
+        assert conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is False
+    # DuckDB shows its cap rounded (244.1 MiB), and the cap is put back as shown.
+    assert abs(_cap(conn) - before) < before / 1000
+    assert conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True
+
+
+def test_a_larger_cap_is_kept():
+    conn = duckdb.connect()
+    conn.execute("SET memory_limit = '4GB'")
+    before = _cap(conn)
+    with memory_floor(conn, "1GB"):
+        assert _cap(conn) == before
+    assert _cap(conn) == before
+
+
+@pytest.mark.parametrize(("text", "expected"), [("244.1 MiB", int(244.1 * 2**20)), ("1GB", 10**9), ("512 MB", 512 * 10**6)])
+def test_parse_bytes(text, expected):
+    assert parse_bytes(text) == expected
+
+
+def test_parse_bytes_refuses_nonsense():
+    with pytest.raises(ValueError, match="not a memory size"):
+        parse_bytes("lots")
