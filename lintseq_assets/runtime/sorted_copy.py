@@ -16,6 +16,7 @@ per range cost as much as reading all 379K rows, and the work grew with ranges x
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +78,13 @@ def deal_into_ranges(
                     writers[index] = pq.ParquetWriter(unsorted / f"{index:05d}.parquet", batch.schema, use_dictionary=False)
                 writers[index].write_batch(grouped.slice(offset, size))
                 offset += size
-    finally:
+    except BaseException:
         for writer in writers.values():
             writer.close()
+        shutil.rmtree(unsorted, ignore_errors=True)  # nothing half dealt is left for a retry
+        raise
+    for writer in writers.values():
+        writer.close()
     files = []
     for index in sorted(writers):
         part = unsorted / f"{index:05d}.parquet"
