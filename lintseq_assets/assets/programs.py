@@ -39,6 +39,7 @@ from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markd
 from lintseq_assets.curation.selection_disk import FINGERPRINT_COLUMNS, select_programs_on_disk
 from lintseq_assets.platform.progress import Stage
 from lintseq_assets.platform.run_config import ProgramsConfig, run_settings_metadata
+from lintseq_assets.runtime.memory_cap import with_floor_on_out_of_memory
 from lintseq_assets.runtime.staging import write_partition
 from resources.loader import Load
 from resources.merge import parquet_select, table_fingerprint
@@ -47,6 +48,7 @@ from resources.warehouse import WarehouseResource
 
 SIGNATURE_ROW_GROUP = 8192
 KEEPER_BATCH_ROWS = 65_536
+JOIN_MEMORY_FLOOR = "1GB"  # DuckDB's cap for the fingerprints' join if the warehouse's runs out
 
 
 def _copy_fingerprints(conn, scratch: Path) -> None:
@@ -70,11 +72,17 @@ def _copy_fingerprints(conn, scratch: Path) -> None:
             n += batch.num_rows
     keys = f"read_parquet('{keeper_rows}')"
     columns = ", ".join(f"c.{c}" for c in FINGERPRINT_COLUMNS if c != "_row")
-    conn.execute(f"COPY (SELECT k._row, {columns} FROM candidates c JOIN {keys} k USING (record_id)) TO '{scratch / 'fingerprints.parquet'}' (FORMAT parquet)")
-    conn.execute(
-        f"COPY (SELECT k._row, c.signature FROM candidates c JOIN {keys} k USING (record_id)) "
-        f"TO '{scratch / 'signatures.parquet'}' (FORMAT parquet, ROW_GROUP_SIZE {SIGNATURE_ROW_GROUP})"
-    )
+
+    def copy_joined() -> None:
+        conn.execute(f"COPY (SELECT k._row, {columns} FROM candidates c JOIN {keys} k USING (record_id)) TO '{scratch / 'fingerprints.parquet'}' (FORMAT parquet)")
+        conn.execute(
+            f"COPY (SELECT k._row, c.signature FROM candidates c JOIN {keys} k USING (record_id)) "
+            f"TO '{scratch / 'signatures.parquet'}' (FORMAT parquet, ROW_GROUP_SIZE {SIGNATURE_ROW_GROUP})"
+        )
+
+    # At 1.6M candidates the join (1.6M keys) and the Parquet writer's row group sit at the
+    # edge of the 256 MB cap: one quiet run ran out (14 MB short), a loaded one did not.
+    with_floor_on_out_of_memory(conn, JOIN_MEMORY_FLOOR, copy_joined)
 
 
 def _stale_partitions(conn, curation_hash: str) -> list[tuple[str, int]]:

@@ -20,7 +20,7 @@ import duckdb
 from lintseq_assets.exports.config import ExportError
 from lintseq_assets.exports.formats import MARKERS
 from lintseq_assets.exports.writer import StagedInputs
-from lintseq_assets.runtime.memory_cap import memory_floor
+from lintseq_assets.runtime.memory_cap import with_floor_on_out_of_memory
 from lintseq_assets.runtime.sorted_copy import deal_into_ranges, range_bounds
 
 FILE_ROWS = 10_000  # rows DuckDB sorts and writes per file (each file is one key range), at least
@@ -58,11 +58,11 @@ def _deal_sequences(conn: duckdb.DuckDBPyConnection, kept: str, config_hash: str
         "coalesce(p.instruction, '') AS instruction, coalesce(p.source, 'unknown') AS source "
         f"FROM edit_sequences s JOIN programs p USING (program_id) WHERE s.config_hash = ? AND s.{kept}"
     )
-    try:
-        return deal_into_ranges(conn, select, "sequence_id", [config_hash], bounds, scratch, "sequences", _STAGED_OPTIONS)
-    except duckdb.OutOfMemoryException:
-        with memory_floor(conn, JOIN_MEMORY_FLOOR, unordered=True):  # each range is sorted after
-            return deal_into_ranges(conn, select, "sequence_id", [config_hash], bounds, scratch, "sequences", _STAGED_OPTIONS)
+    return with_floor_on_out_of_memory(  # unordered: each range is sorted after
+        conn, JOIN_MEMORY_FLOOR,
+        lambda: deal_into_ranges(conn, select, "sequence_id", [config_hash], bounds, scratch, "sequences", _STAGED_OPTIONS),
+        unordered=True,
+    )
 
 
 def stage_from_warehouse(conn: duckdb.DuckDBPyConnection, config_hash: str, scratch: Path, file_rows: int = FILE_ROWS) -> StagedInputs:

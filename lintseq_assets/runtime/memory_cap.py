@@ -11,9 +11,13 @@ it is kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
+
+import duckdb
+
+T = TypeVar("T")
 
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "bytes": 1}
@@ -47,3 +51,15 @@ def memory_floor(conn: Any, floor: str, *, unordered: bool = False) -> Iterator[
             conn.execute(f"SET memory_limit = '{before}'")
         if unordered:
             conn.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
+
+
+def with_floor_on_out_of_memory(conn: Any, floor: str, job: Callable[[], T], *, unordered: bool = False) -> T:
+    """`job()` under the connection's cap; if DuckDB runs out of memory, `job()` again with
+    the cap raised to at least `floor` (`memory_floor`). A floor from the start would let
+    DuckDB fill it at every scale (1.49 GB RSS instead of 0.70 for the exports at 90K), so
+    only the jobs that need it pay. `job` must be safe to repeat (it writes whole files)."""
+    try:
+        return job()
+    except duckdb.OutOfMemoryException:
+        with memory_floor(conn, floor, unordered=unordered):
+            return job()

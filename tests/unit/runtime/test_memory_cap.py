@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from lintseq_assets.runtime.memory_cap import memory_floor, parse_bytes
+from lintseq_assets.runtime.memory_cap import memory_floor, parse_bytes, with_floor_on_out_of_memory
 
 
 def _cap(conn: duckdb.DuckDBPyConnection) -> int:
@@ -41,3 +41,26 @@ def test_parse_bytes(text, expected):
 def test_parse_bytes_refuses_nonsense():
     with pytest.raises(ValueError, match="not a memory size"):
         parse_bytes("lots")
+
+
+def test_the_floor_is_taken_only_when_duckdb_runs_out():
+    """A job that fits runs once under the small cap; one that does not (no spill folder, so
+    DuckDB cannot spill) runs again under the floor and succeeds; the cap is put back."""
+    conn = duckdb.connect()
+    conn.execute("SET temp_directory = ''")
+    conn.execute("SET memory_limit = '8MB'")
+    small = _cap(conn)
+    caps: list[int] = []
+
+    def job(n: int):
+        def run() -> int:
+            caps.append(_cap(conn))
+            return conn.execute(f"SELECT count(DISTINCT repeat(i::VARCHAR, 20)) FROM range({n}) r(i)").fetchone()[0]
+        return run
+
+    assert with_floor_on_out_of_memory(conn, "1GB", job(100)) == 100
+    assert caps == [small]
+    caps.clear()
+    assert with_floor_on_out_of_memory(conn, "1GB", job(500_000)) == 500_000
+    assert caps[0] == small and caps[1] >= 10**9 * 0.99 and len(caps) == 2
+    assert abs(_cap(conn) - small) < small / 50  # put back as DuckDB shows it (7.5 MiB)
