@@ -20,14 +20,14 @@ import duckdb
 from lintseq_assets.exports.config import ExportError
 from lintseq_assets.exports.formats import MARKERS
 from lintseq_assets.exports.writer import StagedInputs
-from lintseq_assets.runtime.memory_cap import with_floor_on_out_of_memory
 from lintseq_assets.runtime.sorted_copy import deal_into_ranges, range_bounds
 
 FILE_ROWS = 10_000  # rows DuckDB sorts and writes per file (each file is one key range), at least
 MAX_FILES = 64  # past FILE_ROWS * MAX_FILES rows, ranges grow instead of their number
 
 _STAGED_OPTIONS = "FORMAT parquet, ROW_GROUP_SIZE 2048"
-JOIN_MEMORY_FLOOR = "1GB"  # DuckDB's cap while it joins the sequences with their programs (runtime.memory_cap)
+JOIN_PART_FACTOR = 4  # a join that ran out of memory is tried again in this many times more parts
+MAX_JOIN_PARTS = 256  # 1/256 of the programs' instructions per part: 0.8 MB at 10x the paper's scale
 _MARKED = " OR ".join("contains(coalesce(instruction, ''), ?)" for _ in MARKERS)
 _PROGRAM_SELECT = "program_id, coalesce(instruction, '') AS instruction, program, coalesce(source, 'unknown') AS source"
 
@@ -46,23 +46,36 @@ def _deal_sequences(conn: duckdb.DuckDBPyConnection, kept: str, config_hash: str
     """The exported sequences joined with their programs' instruction and source, dealt into
     their ranges' files.
 
-    The join's hash table holds every exported program's instruction and source. At 90K
-    programs that fits the connection's cap (256 MB by default); at 10x the paper's scale
-    (1.36M programs, 206 MB of instructions) it ran out of 256 MB and 640 MB. So the join is
-    tried under the cap first, and only when DuckDB runs out of memory (which it does while
-    building the hash table, before any row is dealt) again with JOIN_MEMORY_FLOOR: a floor
-    from the start would let DuckDB fill 1 GB at every scale (1.49 GB RSS instead of 0.70
-    at 90K)."""
-    select = (
-        "SELECT s.sequence_id, s.program_id, s.sample_index, s.config_hash, s.edit_path, "
-        "coalesce(p.instruction, '') AS instruction, coalesce(p.source, 'unknown') AS source "
-        f"FROM edit_sequences s JOIN programs p USING (program_id) WHERE s.config_hash = ? AND s.{kept}"
-    )
-    return with_floor_on_out_of_memory(  # unordered: each range is sorted after
-        conn, JOIN_MEMORY_FLOOR,
-        lambda: deal_into_ranges(conn, select, "sequence_id", [config_hash], bounds, scratch, "sequences", _STAGED_OPTIONS),
-        unordered=True,
-    )
+    The join's hash table holds the programs' instructions and sources. At 90K programs that
+    fits the connection's cap (256 MB by default); at 10x the paper's scale (1.36M programs,
+    206 MB of instructions) it ran out of 256 MB and of 640 MB. So when DuckDB runs out of
+    memory (while it builds the hash table, before a row is dealt) the join is split by a
+    hash of program_id into JOIN_PART_FACTOR times more parts, each with its own programs
+    only, run one after the other into the same files: the cap holds, and each part reads
+    the sequences again. Phase 2 sorts every range, so the bytes do not depend on the parts."""
+    parts = 1
+    while True:
+        try:
+            return deal_into_ranges(conn, _join_parts(kept, parts), "sequence_id", [config_hash], bounds, scratch, "sequences", _STAGED_OPTIONS)
+        except duckdb.OutOfMemoryException:
+            if parts >= MAX_JOIN_PARTS:
+                raise
+            parts *= JOIN_PART_FACTOR
+
+
+def _join_parts(kept: str, parts: int) -> list[str]:
+    """The sequences x programs join as `parts` SELECTs, each over the programs whose
+    program_id hashes to its part (one SELECT of everything when `parts` is 1)."""
+    def part(where: str) -> str:
+        return (
+            "SELECT s.sequence_id, s.program_id, s.sample_index, s.config_hash, s.edit_path, "
+            "coalesce(p.instruction, '') AS instruction, coalesce(p.source, 'unknown') AS source "
+            f"FROM edit_sequences s JOIN (SELECT program_id, instruction, source FROM programs WHERE {where}) p USING (program_id) "
+            f"WHERE s.config_hash = ? AND s.{kept} AND {where.replace('program_id', 's.program_id')}"
+        )
+    if parts == 1:
+        return [part("true")]
+    return [part(f"hash(program_id) % {parts} = {k}") for k in range(parts)]
 
 
 def stage_from_warehouse(conn: duckdb.DuckDBPyConnection, config_hash: str, scratch: Path, file_rows: int = FILE_ROWS) -> StagedInputs:

@@ -1,11 +1,11 @@
 """Raise a DuckDB connection's memory cap for one job, and put it back.
 
 Most of the platform runs under a small cap (`LINTSEQ_WAREHOUSE_MEMORY_LIMIT`, 256 MB) and
-spills beyond it. A few joins cannot spill enough: a hash join whose build side carries
-text (the exports join 6.8M sequences with their programs' instructions: 206 MB of text at
-10x) ran out of 256 MB and of 640 MB; at 256 MB it fits only on one thread without
-insertion order, in 130 s. Those jobs get a floor for their duration; a cap already above
-it is kept.
+spills beyond it. A join whose hash table cannot spill enough is better split into parts
+that each fit (the exports do that); where the output is one file made by one statement
+(`programs` numbering 1.6M candidates' fingerprints at 10x, which ran out 14 MB short of
+256 MB on a quiet machine), the job is tried again with a floor on the cap. A cap already
+above the floor is kept.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def memory_floor(conn: Any, floor: str, *, unordered: bool = False) -> Iterator[
 def with_floor_on_out_of_memory(conn: Any, floor: str, job: Callable[[], T], *, unordered: bool = False) -> T:
     """`job()` under the connection's cap; if DuckDB runs out of memory, `job()` again with
     the cap raised to at least `floor` (`memory_floor`). A floor from the start would let
-    DuckDB fill it at every scale (1.49 GB RSS instead of 0.70 for the exports at 90K), so
+    DuckDB fill it at every scale (the exports at 90K: 1.49 GB RSS instead of 0.70), so
     only the jobs that need it pay. `job` must be safe to repeat (it writes whole files)."""
     try:
         return job()

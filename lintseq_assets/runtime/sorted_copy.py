@@ -17,6 +17,7 @@ per range cost as much as reading all 379K rows, and the work grew with ranges x
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,21 +52,25 @@ def range_bounds(conn: Any, select_sql: str, key: str, params: list, range_rows:
 
 
 def deal_into_ranges(
-    conn: Any, select_sql: str, key: str, params: list, starts: list, folder: Path, stem: str, options: str) -> list[Path]:
+    conn: Any, select_sql: str | Sequence[str], key: str, params: list, starts: list, folder: Path, stem: str, options: str
+) -> list[Path]:
     """`select_sql`'s rows, one key range per file (a range begins at each of `starts`,
     sorted), each file sorted by `key` and written with the COPY `options`
     (`folder/<stem>-00000.parquet`, ...). Returns the files in key order.
 
     Phase 1 reads the rows once and appends each batch's rows to their range's scratch file
     (memory: one fetched batch); phase 2 has DuckDB sort each scratch file alone, out of
-    core if it must."""
+    core if it must. `select_sql` may be several SELECTs of the same columns (each with
+    `params`), run one after the other into the same files: the parts of a join split to
+    fit DuckDB's cap."""
+    selects = [select_sql] if isinstance(select_sql, str) else list(select_sql)
     folder.mkdir(parents=True, exist_ok=True)
     bounds = pl.Series(key, starts)
     unsorted = folder / f".{stem}-unsorted"
     unsorted.mkdir(exist_ok=True)
     writers: dict[int, pq.ParquetWriter] = {}
     try:
-        for batch in conn.sql(select_sql, params=params).to_arrow_reader(DEAL_BATCH_ROWS):
+        for batch in (b for select in selects for b in conn.sql(select, params=params).to_arrow_reader(DEAL_BATCH_ROWS)):
             # The batch's rows grouped by range with one take; each range is then a slice
             # (the order within a range does not matter: phase 2 sorts it).
             ranges = (bounds.search_sorted(pl.Series(batch.column(key)), side="right") - 1).alias("range")

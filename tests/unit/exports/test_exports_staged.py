@@ -111,3 +111,23 @@ def test_staged_inputs_refuse_what_write_exports_refuses(warehouse, tmp_path):
     assert everything_marked.n_sequences == 0
     with pytest.raises(ExportError, match="no exportable sequences"):
         write_staged_exports(everything_marked, tmp_path / "y", ExportSettings(), LINEAGE)
+
+
+@pytest.mark.parametrize("parts", [2, 4, 16])
+def test_a_join_split_in_parts_stages_the_same_rows(warehouse, tmp_path, parts):
+    """The join split by a hash of program_id (what the staging falls back to when DuckDB runs
+    out of memory) deals the same rows into the same sorted range files as the whole join."""
+    from lintseq_assets.exports.staged import _STAGED_OPTIONS, _join_parts
+    from lintseq_assets.runtime.sorted_copy import deal_into_ranges, range_bounds
+
+    chash = SamplerConfig().config_hash()
+    kept = "program_id IS NOT NULL"
+    conn = connect_writer(warehouse)
+    try:
+        starts, n = range_bounds(conn, "SELECT sequence_id FROM edit_sequences WHERE config_hash = ?", "sequence_id", [chash], 3)
+        whole = deal_into_ranges(conn, _join_parts(kept, 1), "sequence_id", [chash], starts, tmp_path / "whole", "s", _STAGED_OPTIONS)
+        split = deal_into_ranges(conn, _join_parts(kept, parts), "sequence_id", [chash], starts, tmp_path / "split", "s", _STAGED_OPTIONS)
+    finally:
+        conn.close()
+    assert n > 3 and len(whole) == len(split) > 1
+    assert [p.read_bytes() for p in whole] == [p.read_bytes() for p in split]
