@@ -32,14 +32,10 @@ _MARKED = " OR ".join("contains(coalesce(instruction, ''), ?)" for _ in MARKERS)
 _PROGRAM_SELECT = "program_id, coalesce(instruction, '') AS instruction, program, coalesce(source, 'unknown') AS source"
 
 
-def _literal(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
 
 def _bounds(conn: duckdb.DuckDBPyConnection, key: str, from_where: str, params: list, rows: int) -> tuple[list, int]:
     """Every `rows`-th value of `key` in sorted order (each starts a range), and the row count."""
     return range_bounds(conn, f"SELECT {key} {from_where}", key, params, rows)
-
 
 
 def _deal_sequences(conn: duckdb.DuckDBPyConnection, kept: str, config_hash: str, bounds: list, scratch: Path) -> list[Path]:

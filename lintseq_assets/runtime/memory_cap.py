@@ -33,27 +33,20 @@ def parse_bytes(text: str) -> int:
 
 
 @contextmanager
-def memory_floor(conn: Any, floor: str, *, unordered: bool = False) -> Iterator[None]:
-    """`conn`'s memory cap is at least `floor` inside the block, and as before after it.
-
-    `unordered`: the block's results need not keep the input's order (DuckDB's
-    `preserve_insertion_order = false`, which lets a join stream with less memory)."""
-    before, ordered = conn.execute("SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')").fetchone()
+def memory_floor(conn: Any, floor: str) -> Iterator[None]:
+    """`conn`'s memory cap is at least `floor` inside the block, and as before after it."""
+    before = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     raise_it = parse_bytes(before) < parse_bytes(floor)
     if raise_it:
         conn.execute(f"SET memory_limit = '{floor}'")
-    if unordered:
-        conn.execute("SET preserve_insertion_order = false")
     try:
         yield
     finally:
         if raise_it:
             conn.execute(f"SET memory_limit = '{before}'")
-        if unordered:
-            conn.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
 
 
-def with_floor_on_out_of_memory(conn: Any, floor: str, job: Callable[[], T], *, unordered: bool = False) -> T:
+def with_floor_on_out_of_memory(conn: Any, floor: str, job: Callable[[], T]) -> T:
     """`job()` under the connection's cap; if DuckDB runs out of memory, `job()` again with
     the cap raised to at least `floor` (`memory_floor`). A floor from the start would let
     DuckDB fill it at every scale (the exports at 90K: 1.49 GB RSS instead of 0.70), so
@@ -61,5 +54,5 @@ def with_floor_on_out_of_memory(conn: Any, floor: str, job: Callable[[], T], *, 
     try:
         return job()
     except duckdb.OutOfMemoryException:
-        with memory_floor(conn, floor, unordered=unordered):
+        with memory_floor(conn, floor):
             return job()
