@@ -32,7 +32,6 @@ _MARKED = " OR ".join("contains(coalesce(instruction, ''), ?)" for _ in MARKERS)
 _PROGRAM_SELECT = "program_id, coalesce(instruction, '') AS instruction, program, coalesce(source, 'unknown') AS source"
 
 
-
 def _bounds(conn: duckdb.DuckDBPyConnection, key: str, from_where: str, params: list, rows: int) -> tuple[list, int]:
     """Every `rows`-th value of `key` in sorted order (each starts a range), and the row count."""
     return range_bounds(conn, f"SELECT {key} {from_where}", key, params, rows)
