@@ -39,27 +39,28 @@ from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markd
 from lintseq_assets.curation.selection_disk import FINGERPRINT_COLUMNS, select_programs_on_disk
 from lintseq_assets.platform.progress import Stage
 from lintseq_assets.platform.run_config import ProgramsConfig, run_settings_metadata
-from lintseq_assets.runtime.memory_cap import with_floor_on_out_of_memory
 from lintseq_assets.runtime.staging import write_partition
 from resources.loader import Load
 from resources.merge import parquet_select, table_fingerprint
 from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
 
-SIGNATURE_ROW_GROUP = 8192
+SIGNATURE_ROW_GROUP = 8192  # rows a Parquet row group holds: DuckDB's writer buffers one per thread
 KEEPER_BATCH_ROWS = 65_536
-JOIN_MEMORY_FLOOR = "1GB"  # DuckDB's cap for the fingerprints' join if the warehouse's runs out
+PART_ROWS = 262_144  # candidates joined with their keeper numbers at once (about 1/6 of the 10x corpus's)
 
 
-def _copy_fingerprints(conn, scratch: Path) -> None:
-    """Every candidate's fingerprints to `scratch/fingerprints.parquet` and their signatures
-    (512 bytes a program) to `scratch/signatures.parquet`, inside DuckDB: nothing of them is
-    held in Python (at 1.09M candidates the fingerprints frame alone was 700 MB).
+def _copy_fingerprints(conn, scratch: Path) -> str:
+    """Every candidate's fingerprints and signature (512 bytes a program) to Parquet files
+    under `scratch/fingerprints/`, inside DuckDB: nothing of them is held in Python (at 1.09M
+    candidates the fingerprints frame alone was 700 MB). Returns the files' glob.
 
     `_row` is the keeper order: DuckDB sorts the keys (spilling), they are numbered here as
-    they stream by into `keeper_rows.parquet`, and the other columns join it. A window
-    (`row_number() OVER (ORDER BY ...)`) would hold every key under DuckDB's cap, and at 1.8M
-    records such a window ran out of 256 MB."""
+    they stream by into `keeper_rows.parquet`, and the candidates join it. A window
+    (`row_number() OVER (ORDER BY ...)`) would hold every key under DuckDB's cap (at 1.8M
+    records such a window ran out of 256 MB), and so did one join of all 1.6M keys (14 MB
+    short of 256 MB on a quiet run). So the join goes a hash part of the keys at a time
+    (`PART_ROWS` of them), one file each; the files' order does not matter, `_row` does."""
     scratch.mkdir(parents=True, exist_ok=True)
     keeper_rows = scratch / "keeper_rows.parquet"
     schema = pa.schema([("record_id", pa.string()), ("_row", pa.int64())])
@@ -72,17 +73,17 @@ def _copy_fingerprints(conn, scratch: Path) -> None:
             n += batch.num_rows
     keys = f"read_parquet('{keeper_rows}')"
     columns = ", ".join(f"c.{c}" for c in FINGERPRINT_COLUMNS if c != "_row")
-
-    def copy_joined() -> None:
-        conn.execute(f"COPY (SELECT k._row, {columns} FROM candidates c JOIN {keys} k USING (record_id)) TO '{scratch / 'fingerprints.parquet'}' (FORMAT parquet)")
+    parts = max(1, -(-n // PART_ROWS))
+    folder = scratch / "fingerprints"
+    folder.mkdir()
+    for part in range(parts):
+        in_part = f"hash(record_id) % {parts} = {part}"
         conn.execute(
-            f"COPY (SELECT k._row, c.signature FROM candidates c JOIN {keys} k USING (record_id)) "
-            f"TO '{scratch / 'signatures.parquet'}' (FORMAT parquet, ROW_GROUP_SIZE {SIGNATURE_ROW_GROUP})"
+            f"COPY (SELECT k._row, {columns}, c.signature FROM (SELECT * FROM candidates WHERE {in_part}) c "
+            f"JOIN (SELECT * FROM {keys} WHERE {in_part}) k USING (record_id)) "
+            f"TO '{folder / f'part-{part:05d}.parquet'}' (FORMAT parquet, ROW_GROUP_SIZE {SIGNATURE_ROW_GROUP})"
         )
-
-    # At 1.6M candidates the join (1.6M keys) and the Parquet writer's row group sit at the
-    # edge of the 256 MB cap: one quiet run ran out (14 MB short), a loaded one did not.
-    with_floor_on_out_of_memory(conn, JOIN_MEMORY_FLOOR, copy_joined)
+    return str(folder / "*.parquet")
 
 
 def _stale_partitions(conn, curation_hash: str) -> list[tuple[str, int]]:
@@ -137,11 +138,11 @@ def programs(
         scratch_root = lintseq_settings.staging_dir / "scratch"
         scratch_root.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f"programs-{context.run.run_id}-", dir=scratch_root))
-        _copy_fingerprints(conn, scratch)
+        fingerprints = _copy_fingerprints(conn, scratch)
     if pending:
         context.log.warning(f"{pending} raw records are not curated yet (their source_programs partition has not run); they are not in this funnel")
     try:
-        selection = select_programs_on_disk(scratch / "fingerprints.parquet", scratch / "signatures.parquet", settings, scratch)
+        selection = select_programs_on_disk(fingerprints, fingerprints, settings, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     stats = record_stats + selection.stats

