@@ -6,13 +6,15 @@ rows / truncated / dropped per format and split). Data files are
 `<format>/<split>-0000i-of-0000n.parquet`. Checked here, independently of the writer's own
 code: the files are exactly the manifest's; no program is in two splits (in any format);
 and the counts agree with the files and with the warehouse. DuckDB reads the Parquet files
-directly (only the id columns), so memory stays flat whatever the export size.
+directly (only the id columns) under the warehouse's memory cap, spilling to a temporary
+folder, so memory stays flat whatever the export size.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,11 +113,27 @@ def _parquet_list(paths: list[Path]) -> str:
     return "[" + ", ".join(f"'{_quote(p)}'" for p in paths) + "]"
 
 
-def splits_disjoint(exports_dir: str | Path | None = None) -> CheckOutcome:
-    """No program_id appears in two splits of an export, across all of its formats."""
+def _capped_connection(spill: str, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB under the warehouse's cap: DuckDB's own default is 80% of RAM, and
+    the distinct (program, split) pairs of 6.6M exported rows took 500 MB more than that cap."""
+    if memory_limit is None:
+        from lintseq_assets.runtime.environment import load_settings
+
+        memory_limit = load_settings().warehouse_memory_limit
+    return duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": spill, "preserve_insertion_order": False})
+
+
+def splits_disjoint(exports_dir: str | Path | None = None, memory_limit: str | None = None) -> CheckOutcome:
+    """No program_id appears in two splits of an export, across all of its formats.
+    `memory_limit`: DuckDB's cap (default: the warehouse's, LINTSEQ_WAREHOUSE_MEMORY_LIMIT)."""
     exports = find_exports(exports_dir)
     if not exports:
         return _no_exports(exports_dir)
+    with tempfile.TemporaryDirectory(prefix="splits-disjoint-") as spill:
+        return _splits_disjoint(exports, spill, memory_limit)
+
+
+def _splits_disjoint(exports: list[Path], spill: str, memory_limit: str | None) -> CheckOutcome:
     leaks: list[str] = []
     n_leaking = 0
     per_split: dict[str, dict[str, int]] = {}
@@ -123,7 +141,7 @@ def splits_disjoint(exports_dir: str | Path | None = None) -> CheckOutcome:
         files = [(split, path) for _f, split, path, _e in data_files(export, load_manifest(export)) if path.is_file()]
         if not files:
             continue
-        conn = duckdb.connect()
+        conn = _capped_connection(spill, memory_limit)
         try:
             conn.execute("CREATE TEMP TABLE shard(split VARCHAR, filename VARCHAR)")
             conn.executemany("INSERT INTO shard VALUES (?, ?)", [(s, str(p)) for s, p in files])

@@ -109,3 +109,19 @@ def test_no_export_at_all_fails(tmp_path):
     database = tmp_path / "w.duckdb"
     build_warehouse(database, sources={})
     assert failing(database, tmp_path / "nothing") == {"integrity", "splits", "counts"}
+
+
+def test_the_split_check_runs_under_the_warehouse_cap(exported, tmp_path, monkeypatch):
+    """DuckDB's own default cap is 80% of RAM; the check takes the warehouse's instead and
+    spills past it, with the same finding."""
+    monkeypatch.setenv("LINTSEQ_WAREHOUSE_MEMORY_LIMIT", "48MB")
+    conn = export_checks._capped_connection(str(tmp_path / "spill"), None)
+    try:
+        cap = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    finally:
+        conn.close()
+    assert cap.endswith("MiB") and float(cap.split()[0]) < 50, cap
+    _database, exports = exported
+    outcome = export_checks.splits_disjoint(exports, memory_limit="16MB")
+    assert outcome.passed, outcome.description
+    assert outcome.metadata == export_checks.splits_disjoint(exports).metadata
