@@ -27,6 +27,7 @@ MAX_FILES = 64  # past FILE_ROWS * MAX_FILES rows, ranges grow instead of their 
 
 _STAGED_OPTIONS = "FORMAT parquet, ROW_GROUP_SIZE 2048"
 JOIN_PART_FACTOR = 4  # a join that ran out of memory is tried again in this many times more parts
+JOIN_PART_BYTES = 64 * 2**20  # programs' instruction and source bytes one part of the join holds, at most
 MAX_JOIN_PARTS = 256  # 1/256 of the programs' instructions per part: 0.8 MB at 10x the paper's scale
 _MARKED = " OR ".join("contains(coalesce(instruction, ''), ?)" for _ in MARKERS)
 _PROGRAM_SELECT = "program_id, coalesce(instruction, '') AS instruction, program, coalesce(source, 'unknown') AS source"
@@ -37,18 +38,32 @@ def _bounds(conn: duckdb.DuckDBPyConnection, key: str, from_where: str, params: 
     return range_bounds(conn, f"SELECT {key} {from_where}", key, params, rows)
 
 
-def _deal_sequences(conn: duckdb.DuckDBPyConnection, kept: str, config_hash: str, bounds: list, scratch: Path) -> list[Path]:
+def _join_parts_for(conn: duckdb.DuckDBPyConnection, kept: str) -> int:
+    """How many parts the sequences x programs join starts in: the programs' instruction and
+    source bytes over JOIN_PART_BYTES, in powers of JOIN_PART_FACTOR (1 at 90K programs, 4
+    at 10x the paper's scale). Trying the whole join first at 10x cost 18 s before it ran
+    out of memory, and left 300 MB of DuckDB's allocations resident in the process."""
+    total = conn.execute(
+        f"SELECT coalesce(sum(strlen(coalesce(instruction, '')) + strlen(coalesce(source, ''))), 0) FROM programs WHERE {kept}"
+    ).fetchall()[0][0]
+    parts = 1
+    while total > parts * JOIN_PART_BYTES and parts < MAX_JOIN_PARTS:
+        parts *= JOIN_PART_FACTOR
+    return parts
+
+
+def _deal_sequences(conn: duckdb.DuckDBPyConnection, kept: str, config_hash: str, bounds: list, scratch: Path, parts: int = 1) -> list[Path]:
     """The exported sequences joined with their programs' instruction and source, dealt into
     their ranges' files.
 
     The join's hash table holds the programs' instructions and sources. At 90K programs that
     fits the connection's cap (256 MB by default); at 10x the paper's scale (1.36M programs,
-    206 MB of instructions) it ran out of 256 MB and of 640 MB. So when DuckDB runs out of
-    memory (while it builds the hash table, before a row is dealt) the join is split by a
-    hash of program_id into JOIN_PART_FACTOR times more parts, each with its own programs
-    only, run one after the other into the same files: the cap holds, and each part reads
-    the sequences again. Phase 2 sorts every range, so the bytes do not depend on the parts."""
-    parts = 1
+    206 MB of instructions) it ran out of 256 MB and of 640 MB. So the join is split by a
+    hash of program_id into `parts` (`_join_parts_for`), each with its own programs only, run
+    one after the other into the same files: the cap holds, and each part reads the
+    sequences again. Should DuckDB still run out of memory (while it builds a hash table,
+    before a row is dealt), the join is tried again in JOIN_PART_FACTOR times more parts.
+    Phase 2 sorts every range, so the bytes do not depend on the parts."""
     while True:
         try:
             return deal_into_ranges(conn, _join_parts(kept, parts), "sequence_id", [config_hash], bounds, scratch, "sequences", _STAGED_OPTIONS)
@@ -107,7 +122,7 @@ def stage_from_warehouse(conn: duckdb.DuckDBPyConnection, config_hash: str, scra
         file_rows = max(file_rows, -(-n_config // MAX_FILES))
         sequences_where = f"FROM edit_sequences WHERE config_hash = ? AND {kept}"
         bounds, n_sequences = _bounds(conn, "sequence_id", sequences_where, [config_hash], file_rows)
-        sequence_files = _deal_sequences(conn, kept, config_hash, bounds, scratch)
+        sequence_files = _deal_sequences(conn, kept, config_hash, bounds, scratch, _join_parts_for(conn, kept))
         bounds, n_programs = _bounds(conn, "program_id", f"FROM programs WHERE {kept}", [], file_rows)
         program_files = deal_into_ranges(
             conn, f"SELECT {_PROGRAM_SELECT} FROM programs WHERE {kept}", "program_id", [], bounds, scratch, "programs", _STAGED_OPTIONS
