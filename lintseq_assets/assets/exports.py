@@ -24,6 +24,7 @@ from lintseq_assets.exports.staged import stage_from_warehouse
 from lintseq_assets.lineage.provenance import warehouse_lineage
 from lintseq_assets.platform.progress import Stage
 from lintseq_assets.platform.run_config import ExportsConfig
+from lintseq_assets.runtime.memory import release_unused_memory
 from resources.settings_resource import SettingsResource
 from resources.warehouse import WarehouseResource
 
@@ -58,6 +59,7 @@ def training_exports(
             inputs = stage_from_warehouse(conn, config_hash, scratch)
             lineage = warehouse_lineage(conn, config_hash, warehouse.database, context.run.run_id)
         out_dir = lintseq_settings.exports_dir / settings.name
+        release_unused_memory()  # the staging's Arrow batches, before the writer's own
         result = write_staged_exports(inputs, out_dir, settings, lineage)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
