@@ -66,11 +66,28 @@ def register_sources(instance: DagsterInstance, home: Path, sources_file: Path, 
         for key in keys_for_source(spec.name, spec.shards, revision):
             _write_if_changed(partition_file(home, key), {"sources": [_entry(spec, SourceKey.parse(key))]})
             keys.append(key)
-    known = set(instance.get_dynamic_partitions(SOURCE_PARTITIONS.name))
-    new = [k for k in keys if k not in known]
-    if new:
-        instance.add_dynamic_partitions(SOURCE_PARTITIONS.name, new)
+    add_partitions(instance, keys)
     return keys
+
+
+ADD_ATTEMPTS = 5
+
+
+def add_partitions(instance: DagsterInstance, keys: list[str]) -> None:
+    """Add the `keys` the instance does not have yet.
+
+    Dagster reads which keys exist and then inserts the rest; two runs starting at once on one
+    instance (two backfills, two `lintseq materialize`) can both read a key as missing, and
+    the second insert fails on the storage's unique constraint (seen in CI: `sqlite3.
+    IntegrityError` in `test_concurrent_partitions`). Then it is simply tried again: the
+    other run's keys are read as existing this time."""
+    for attempt in range(ADD_ATTEMPTS):
+        try:
+            instance.add_dynamic_partitions(SOURCE_PARTITIONS.name, keys)
+            return
+        except Exception as err:  # sqlalchemy's IntegrityError: this layer does not import sqlalchemy
+            if type(err).__name__ != "IntegrityError" or attempt == ADD_ATTEMPTS - 1:
+                raise
 
 
 def sources_file_for_partition(home: Path, sources_file: Path, key: str) -> Path:
