@@ -40,7 +40,7 @@ from lintseq_assets.runtime.staging import (
     wait_for_partition,
     write_partition,
 )
-from lintseq_assets.sampling.batch import ProgramInput, sample_many
+from lintseq_assets.sampling.batch import CHUNK_PROGRAMS, ProgramInput, sample_many
 from lintseq_assets.sampling.plan import (
     LEDGER_TABLE,
     PROVENANCE,
@@ -162,7 +162,11 @@ def edit_sequence_shards(
                     writer.adopt(staged_chunk.shard, staged_chunk.rows)
                 flush_ledger()
         else:
-            for result in sample_many(inputs(), config=sampler, samples=config.samples, seed=config.seed, executor=executor):
+            # A chunk never spans more than one shard's programs, so each shard is staged as
+            # soon as its own programs are sampled (as the workers' path does, a shard per task).
+            chunk_size = min(CHUNK_PROGRAMS, config.shard_programs)
+            for result in sample_many(inputs(), config=sampler, samples=config.samples, seed=config.seed,
+                                      chunk_size=chunk_size, executor=executor):
                 origin = account(result, [s.n_edits for s in result.sequences])
                 if is_staged(result, origin):
                     batch.extend(sequence_rows(result, origin))

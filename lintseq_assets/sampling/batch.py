@@ -16,6 +16,7 @@ from lintseq_assets.core.sampler import EditSequence
 from lintseq_assets.runtime.executors import LocalExecutor, RayExecutor
 
 CHUNK_CHARS = 32_000
+CHUNK_PROGRAMS = 16  # programs per chunk at most: a chunk is one task for a worker
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def sample_many(
     samples: int = 1,
     seed: int = 0,
     workers: int = 1,
-    chunk_size: int = 16,
+    chunk_size: int = CHUNK_PROGRAMS,
     engine: str = "fast",
     start_method: str = "forkserver",
     executor: LocalExecutor | RayExecutor | None = None,
