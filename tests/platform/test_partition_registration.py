@@ -17,25 +17,22 @@ PROCESSES = 4
 ROUNDS = 15
 
 
-def _adder(home: str, barrier, direct: bool, failures) -> None:
+def _adder(home: str, barrier, failures) -> None:
     with DagsterInstance.local_temp(home) as instance:
         for round_ in range(ROUNDS):
             keys = [f"round{round_}~{k}of4" for k in range(4)]
             barrier.wait()
             try:
-                if direct:
-                    instance.add_dynamic_partitions(SOURCE_PARTITIONS.name, keys)
-                else:
-                    add_partitions(instance, keys)
+                add_partitions(instance, keys)
             except Exception as err:
                 failures.append(type(err).__name__)
 
 
-def _race(home: str, direct: bool) -> list[str]:
+def _race(home: str) -> list[str]:
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         barrier, failures = manager.Barrier(PROCESSES), manager.list()
-        workers = [context.Process(target=_adder, args=(home, barrier, direct, failures)) for _ in range(PROCESSES)]
+        workers = [context.Process(target=_adder, args=(home, barrier, failures)) for _ in range(PROCESSES)]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -46,6 +43,6 @@ def _race(home: str, direct: bool) -> list[str]:
 def test_partitions_added_at_once_by_several_runs(tmp_path):
     with DagsterInstance.local_temp(str(tmp_path)):
         pass  # the instance's storage exists before the runs start, as with `lintseq ui`
-    assert _race(str(tmp_path), direct=False) == []
+    assert _race(str(tmp_path)) == []
     with DagsterInstance.local_temp(str(tmp_path)) as instance:
         assert len(instance.get_dynamic_partitions(SOURCE_PARTITIONS.name)) == 4 * ROUNDS
