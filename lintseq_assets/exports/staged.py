@@ -27,7 +27,7 @@ MAX_FILES = 64  # past FILE_ROWS * MAX_FILES rows, ranges grow instead of their 
 
 _STAGED_OPTIONS = "FORMAT parquet, ROW_GROUP_SIZE 2048"
 JOIN_PART_FACTOR = 4  # a join that ran out of memory is tried again in this many times more parts
-JOIN_PART_BYTES = 64 * 2**20  # programs' instruction and source bytes one part of the join holds, at most
+JOIN_PART_BYTES = 16 * 2**20  # programs' instruction and source bytes one part of the join holds, at most
 MAX_JOIN_PARTS = 256  # 1/256 of the programs' instructions per part: 0.8 MB at 10x the paper's scale
 _MARKED = " OR ".join("contains(coalesce(instruction, ''), ?)" for _ in MARKERS)
 _PROGRAM_SELECT = "program_id, coalesce(instruction, '') AS instruction, program, coalesce(source, 'unknown') AS source"
