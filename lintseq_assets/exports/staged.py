@@ -5,8 +5,8 @@ the sequences (every edit path) and programs (every text) are gigabytes. Here Du
 the same selection instead (one config's sequences; programs whose instruction holds a
 format marker left out and counted; sequences whose program is missing refused), joins each
 sequence with its program's instruction and source, and writes both sides sorted by id, a
-key range per file, under a scratch folder: the rows are read once and dealt into their
-range's file, then DuckDB sorts each file (`deal_into_ranges`).
+key range per file, under a scratch folder: DuckDB reads the rows once and writes them into
+a folder per range, then sorts each range (`deal_into_ranges`).
 `write_staged_exports` then streams them. The rules are `join_inputs`'s, so the export is
 byte-identical to `write_exports` on the same rows (tests/test_exports_staged.py).
 """
@@ -40,8 +40,8 @@ def _bounds(conn: duckdb.DuckDBPyConnection, key: str, from_where: str, params: 
 
 def _join_parts_for(conn: duckdb.DuckDBPyConnection, kept: str) -> int:
     """How many parts the sequences x programs join starts in: the programs' instruction and
-    source bytes over JOIN_PART_BYTES, in powers of JOIN_PART_FACTOR (1 at 90K programs, 4
-    at 10x the paper's scale). Trying the whole join first at 10x cost 18 s before it ran
+    source bytes over JOIN_PART_BYTES, in powers of JOIN_PART_FACTOR (1 at 90K programs, 16
+    at 10x the paper's scale, where 4 and 8 parts ran out of the 256 MB cap). Trying the whole join first at 10x cost 18 s before it ran
     out of memory, and left 300 MB of DuckDB's allocations resident in the process."""
     total = conn.execute(
         f"SELECT coalesce(sum(strlen(coalesce(instruction, '')) + strlen(coalesce(source, ''))), 0) FROM programs WHERE {kept}"
@@ -61,9 +61,9 @@ def _deal_sequences(conn: duckdb.DuckDBPyConnection, kept: str, config_hash: str
     206 MB of instructions) it ran out of 256 MB and of 640 MB. So the join is split by a
     hash of program_id into `parts` (`_join_parts_for`), each with its own programs only, run
     one after the other into the same files: the cap holds, and each part reads the
-    sequences again. Should DuckDB still run out of memory (while it builds a hash table,
-    before a row is dealt), the join is tried again in JOIN_PART_FACTOR times more parts.
-    Phase 2 sorts every range, so the bytes do not depend on the parts."""
+    sequences again. Should DuckDB still run out of memory, the join is tried again in
+    JOIN_PART_FACTOR times more parts (`deal_into_ranges` leaves nothing half dealt behind).
+    Phase 2 sorts every range, so the rows do not depend on the parts."""
     while True:
         try:
             return deal_into_ranges(conn, _join_parts(kept, parts), "sequence_id", [config_hash], bounds, scratch, "sequences", _STAGED_OPTIONS)
