@@ -41,8 +41,9 @@ def _bounds(conn: duckdb.DuckDBPyConnection, key: str, from_where: str, params: 
 def _join_parts_for(conn: duckdb.DuckDBPyConnection, kept: str) -> int:
     """How many parts the sequences x programs join starts in: the programs' instruction and
     source bytes over JOIN_PART_BYTES, in powers of JOIN_PART_FACTOR (1 at 90K programs, 16
-    at 10x the paper's scale, where 4 and 8 parts ran out of the 256 MB cap). Trying the whole join first at 10x cost 18 s before it ran
-    out of memory, and left 300 MB of DuckDB's allocations resident in the process."""
+    at 10x the paper's scale, where 4 and 8 parts ran out of the 256 MB cap). Trying the
+    whole join first at 10x cost 18 s before it ran out of memory, and left 300 MB of
+    DuckDB's allocations resident in the process."""
     total = conn.execute(
         f"SELECT coalesce(sum(strlen(coalesce(instruction, '')) + strlen(coalesce(source, ''))), 0) FROM programs WHERE {kept}"
     ).fetchall()[0][0]

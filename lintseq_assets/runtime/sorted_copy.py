@@ -63,15 +63,11 @@ def _settings(conn: Any, values: dict[str, object]) -> Iterator[None]:
     before = {name: conn.execute(f"SELECT current_setting('{name}')").fetchall()[0][0] for name in values}
     try:
         for name, value in values.items():
-            conn.execute(f"SET {name} = {_sql_value(value)}")
+            conn.execute(f"SET {name} = {value}")
         yield
     finally:
         for name, value in before.items():
-            conn.execute(f"SET {name} = {_sql_value(value)}")
-
-
-def _sql_value(value: object) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+            conn.execute(f"SET {name} = {value}")
 
 
 def _range_of(key: str, starts: list) -> tuple[str, list]:

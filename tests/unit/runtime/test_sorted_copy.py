@@ -26,7 +26,7 @@ def test_parts_in_key_order(tmp_path, range_rows):
 @pytest.mark.parametrize("range_rows", [1, 7, 100, 1000])
 def test_dealt_ranges_in_key_order(tmp_path, range_rows):
     """Rows dealt into their ranges, from one SELECT or from parts of it run one after the
-    other, come out in key order, each once, with the same bytes; the scratch folders are
+    other, come out in key order, each once, the same rows in the same files; the scratch folders are
     gone and the connection's insertion-order setting is as it was."""
     conn = duckdb.connect()
     conn.execute("CREATE TABLE t AS SELECT md5(i::VARCHAR) AS k, i, repeat('x', i % 50) AS text FROM range(500) r(i)")
