@@ -13,6 +13,7 @@ byte-identical to `write_exports` on the same rows (tests/test_exports_staged.py
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -20,7 +21,12 @@ import duckdb
 from lintseq_assets.exports.config import ExportError
 from lintseq_assets.exports.formats import MARKERS
 from lintseq_assets.exports.writer import StagedInputs
-from lintseq_assets.runtime.sorted_copy import deal_into_ranges, range_bounds
+from lintseq_assets.runtime.sorted_copy import (
+    copy_partitioned,
+    deal_into_ranges,
+    range_bounds,
+    sql_literal,
+)
 
 FILE_ROWS = 10_000  # rows DuckDB sorts and writes per file (each file is one key range), at least
 MAX_FILES = 64  # past FILE_ROWS * MAX_FILES rows, ranges grow instead of their number
@@ -30,6 +36,11 @@ JOIN_PART_FACTOR = 4  # a join that ran out of memory is tried again in this man
 JOIN_PART_BYTES = 16 * 2**20  # programs' instruction and source bytes one part of the join holds, at most
 MAX_JOIN_PARTS = 256  # 1/256 of the programs' instructions per part: 0.8 MB at 10x the paper's scale
 _MARKED = " OR ".join("contains(coalesce(instruction, ''), ?)" for _ in MARKERS)
+_SEQUENCE_COLUMNS = "sequence_id, program_id, sample_index, config_hash, edit_path"
+_JOINED_COLUMNS = (
+    "s.sequence_id, s.program_id, s.sample_index, s.config_hash, s.edit_path, "
+    "coalesce(p.instruction, '') AS instruction, coalesce(p.source, 'unknown') AS source"
+)
 _PROGRAM_SELECT = "program_id, coalesce(instruction, '') AS instruction, program, coalesce(source, 'unknown') AS source"
 
 
@@ -60,33 +71,51 @@ def _deal_sequences(conn: duckdb.DuckDBPyConnection, kept: str, config_hash: str
     The join's hash table holds the programs' instructions and sources. At 90K programs that
     fits the connection's cap (256 MB by default); at 10x the paper's scale (1.36M programs,
     206 MB of instructions) it ran out of 256 MB and of 640 MB. So the join is split by a
-    hash of program_id into `parts` (`_join_parts_for`), each with its own programs only, run
-    one after the other into the same files: the cap holds, and each part reads the
-    sequences again. Should DuckDB still run out of memory, the join is tried again in
-    JOIN_PART_FACTOR times more parts (`deal_into_ranges` leaves nothing half dealt behind).
-    Phase 2 sorts every range, so the rows do not depend on the parts."""
+    hash of program_id into `parts` (`_join_parts_for`), each with its own programs only
+    (`_deal_split`). Should DuckDB still run out of memory, the join is tried again in
+    JOIN_PART_FACTOR times more parts (nothing half dealt is left behind). Phase 2 of
+    `deal_into_ranges` sorts every range, so the rows do not depend on the parts."""
     while True:
         try:
-            return deal_into_ranges(conn, _join_parts(kept, parts), "sequence_id", [config_hash], bounds, scratch, "sequences", _STAGED_OPTIONS)
+            if parts == 1:
+                return deal_into_ranges(conn, _join(kept), "sequence_id", [config_hash], bounds, scratch, "sequences", _STAGED_OPTIONS)
+            return _deal_split(conn, kept, config_hash, bounds, scratch, parts)
         except duckdb.OutOfMemoryException:
             if parts >= MAX_JOIN_PARTS:
                 raise
             parts *= JOIN_PART_FACTOR
 
 
-def _join_parts(kept: str, parts: int) -> list[str]:
-    """The sequences x programs join as `parts` SELECTs, each over the programs whose
-    program_id hashes to its part (one SELECT of everything when `parts` is 1)."""
-    def part(where: str) -> str:
-        return (
-            "SELECT s.sequence_id, s.program_id, s.sample_index, s.config_hash, s.edit_path, "
-            "coalesce(p.instruction, '') AS instruction, coalesce(p.source, 'unknown') AS source "
-            f"FROM edit_sequences s JOIN (SELECT program_id, instruction, source FROM programs WHERE {where}) p USING (program_id) "
-            f"WHERE s.config_hash = ? AND s.{kept} AND {where.replace('program_id', 's.program_id')}"
+def _deal_split(conn: duckdb.DuckDBPyConnection, kept: str, config_hash: str, bounds: list, scratch: Path, parts: int) -> list[Path]:
+    """The join in `parts`, the sequences read from the warehouse once.
+
+    The sequences are first split by the hash of their program_id into a scratch folder per
+    part (`copy_partitioned`), then each part's sequences are joined with that part's
+    programs. Running every part over the warehouse's table instead read all the sequences'
+    edit paths once per part: at 10x the paper's scale, 16 reads of 6.6M sequences made the
+    exports' staging 338 s where the single read of a 4-part join had taken 165-216 s."""
+    split = scratch / ".sequences-by-program"
+    try:
+        folders = copy_partitioned(
+            conn, f"SELECT {_SEQUENCE_COLUMNS} FROM edit_sequences WHERE config_hash = ? AND {kept}",
+            f"hash(program_id) % {parts}", [], [config_hash], split,
         )
-    if parts == 1:
-        return [part("true")]
-    return [part(f"hash(program_id) % {parts} = {k}") for k in range(parts)]
+        selects = [
+            f"SELECT {_JOINED_COLUMNS} FROM read_parquet({sql_literal(folder / '*.parquet')}, hive_partitioning = false) s "
+            f"JOIN (SELECT program_id, instruction, source FROM programs WHERE hash(program_id) % {parts} = {k}) p USING (program_id)"
+            for k, folder in folders
+        ]
+        return deal_into_ranges(conn, selects, "sequence_id", [], bounds, scratch, "sequences", _STAGED_OPTIONS)
+    finally:
+        shutil.rmtree(split, ignore_errors=True)
+
+
+def _join(kept: str) -> str:
+    """The sequences x programs join in one SELECT (its `?` is the config hash)."""
+    return (
+        f"SELECT {_JOINED_COLUMNS} FROM edit_sequences s JOIN programs p USING (program_id) "
+        f"WHERE s.config_hash = ? AND s.{kept}"
+    )
 
 
 def stage_from_warehouse(conn: duckdb.DuckDBPyConnection, config_hash: str, scratch: Path, file_rows: int = FILE_ROWS) -> StagedInputs:

@@ -25,7 +25,8 @@ from typing import Any
 RANGE_ROWS = 50_000
 
 
-def _literal(value: object) -> str:
+def sql_literal(value: object) -> str:
+    """`value` as a quoted SQL string (for paths, which COPY and read_parquet take only as literals)."""
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -80,6 +81,35 @@ def _range_of(key: str, starts: list) -> tuple[str, list]:
     return f"CASE {whens} ELSE {len(starts) - 1} END", list(starts[1:])
 
 
+def copy_partitioned(
+    conn: Any, select_sql: str | Sequence[str], partition_sql: str, partition_params: list, params: list, folder: Path
+) -> list[tuple[int, Path]]:
+    """`select_sql`'s rows written by DuckDB into a folder per value K of `partition_sql` (a
+    SQL expression over the rows' columns, with `partition_params` for its `?`s), as
+    `folder/_part=K/*.parquet`; returns (K, folder) for each K that got rows, in K order.
+
+    One `COPY ... PARTITION_BY` per SELECT (each with `params`; several SELECTs of the same
+    columns go one after the other into the same folders), without insertion order and with
+    small row groups (`DEAL_SETTINGS`, `DEAL_OPTIONS`), so DuckDB's memory does not grow with
+    the rows or the folders. `folder` is made afresh; should a SELECT fail, it is removed, so
+    nothing half written is left for a retry to read. Nothing crosses into Python."""
+    selects = [select_sql] if isinstance(select_sql, str) else list(select_sql)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    try:
+        with _settings(conn, DEAL_SETTINGS):
+            for part, select in enumerate(selects):
+                conn.execute(
+                    f"COPY (SELECT *, {partition_sql} AS _part FROM ({select})) TO {sql_literal(folder)} "
+                    f"(FORMAT parquet, PARTITION_BY (_part), {DEAL_OPTIONS}, FILENAME_PATTERN 'part{part}-{{uuid}}', APPEND)",
+                    [*partition_params, *params],
+                ).fetchall()
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return sorted((int(d.name.split("=", 1)[1]), d) for d in folder.iterdir() if d.name.startswith("_part="))
+
+
 def deal_into_ranges(
     conn: Any, select_sql: str | Sequence[str], key: str, params: list, starts: list, folder: Path, stem: str, options: str
 ) -> list[Path]:
@@ -87,38 +117,23 @@ def deal_into_ranges(
     sorted), each file sorted by `key` and written with the COPY `options`
     (`folder/<stem>-00000.parquet`, ...). Returns the files in key order.
 
-    Phase 1 has DuckDB write the rows once into a scratch folder per range (`COPY ...
-    PARTITION_BY`), without insertion order; phase 2 has DuckDB sort each range's folder
-    alone, out of core if it must. `select_sql` may be several SELECTs of the same columns
-    (each with `params`), run one after the other into the same folders: the parts of a join
-    split to fit DuckDB's cap. Nothing crosses into Python: dealing Arrow batches here took
-    the exports' staging to 900 MB RSS at 10x the paper's scale (DuckDB's allocations while
-    it streams results out, and the batches' copies), where DuckDB's own partitioned write
-    stays near 480 MB (docs/scale.md)."""
-    selects = [select_sql] if isinstance(select_sql, str) else list(select_sql)
+    Phase 1 has DuckDB write the rows once into a scratch folder per range
+    (`copy_partitioned`); phase 2 has DuckDB sort each range's folder alone, out of core if
+    it must. `select_sql` may be several SELECTs of the same columns (each with `params`),
+    run one after the other into the same folders: the parts of a join split to fit DuckDB's
+    cap. Nothing crosses into Python: dealing Arrow batches here took the exports' staging
+    to 900 MB RSS at 10x the paper's scale (DuckDB's allocations while it streams results
+    out, and the batches' copies), where DuckDB's own partitioned write stays near 480 MB
+    (docs/scale.md)."""
     folder.mkdir(parents=True, exist_ok=True)
     unsorted = folder / f".{stem}-unsorted"
-    shutil.rmtree(unsorted, ignore_errors=True)
-    unsorted.mkdir()
     range_sql, range_params = _range_of(key, starts)
-    try:
-        with _settings(conn, DEAL_SETTINGS):
-            for part, select in enumerate(selects):
-                conn.execute(
-                    f"COPY (SELECT *, {range_sql} AS _range FROM ({select})) TO {_literal(unsorted)} "
-                    f"(FORMAT parquet, PARTITION_BY (_range), {DEAL_OPTIONS}, FILENAME_PATTERN 'part{part}-{{uuid}}', APPEND)",
-                    [*range_params, *params],
-                ).fetchall()
-    except BaseException:
-        shutil.rmtree(unsorted, ignore_errors=True)  # nothing half dealt is left for a retry
-        raise
-    dealt = sorted((int(d.name.split("=", 1)[1]), d) for d in unsorted.iterdir() if d.name.startswith("_range="))
     files = []
-    for index, part in dealt:
+    for index, part in copy_partitioned(conn, select_sql, range_sql, range_params, params, unsorted):
         path = folder / f"{stem}-{index:05d}.parquet"
-        rows = _literal(part / "*.parquet")
+        rows = sql_literal(part / "*.parquet")
         conn.execute(
-            f"COPY (SELECT * FROM read_parquet({rows}, hive_partitioning = false) ORDER BY {key}) TO {_literal(path)} ({options})"
+            f"COPY (SELECT * FROM read_parquet({rows}, hive_partitioning = false) ORDER BY {key}) TO {sql_literal(path)} ({options})"
         ).fetchall()
         shutil.rmtree(part)
         files.append(path)

@@ -116,22 +116,24 @@ def test_staged_inputs_refuse_what_write_exports_refuses(warehouse, tmp_path):
 
 @pytest.mark.parametrize("parts", [2, 4, 16])
 def test_a_join_split_in_parts_stages_the_same_rows(warehouse, tmp_path, parts):
-    """The join split by a hash of program_id (what the staging falls back to when DuckDB runs
-    out of memory) deals the same rows into the same sorted range files as the whole join."""
-    from lintseq_assets.exports.staged import _STAGED_OPTIONS, _join_parts
-    from lintseq_assets.runtime.sorted_copy import deal_into_ranges, range_bounds
+    """The join split by a hash of program_id (the sequences split once into a folder per
+    part, each joined with its part's programs) deals the same rows into the same sorted
+    range files as the whole join, and leaves no split folder behind."""
+    from lintseq_assets.exports.staged import _deal_sequences
+    from lintseq_assets.runtime.sorted_copy import range_bounds
 
     chash = SamplerConfig().config_hash()
     kept = "program_id IS NOT NULL"
     conn = connect_writer(warehouse)
     try:
         starts, n = range_bounds(conn, "SELECT sequence_id FROM edit_sequences WHERE config_hash = ?", "sequence_id", [chash], 3)
-        whole = deal_into_ranges(conn, _join_parts(kept, 1), "sequence_id", [chash], starts, tmp_path / "whole", "s", _STAGED_OPTIONS)
-        split = deal_into_ranges(conn, _join_parts(kept, parts), "sequence_id", [chash], starts, tmp_path / "split", "s", _STAGED_OPTIONS)
+        whole = _deal_sequences(conn, kept, chash, starts, tmp_path / "whole", 1)
+        split = _deal_sequences(conn, kept, chash, starts, tmp_path / "split", parts)
     finally:
         conn.close()
     assert n > 3 and len(whole) == len(split) > 1
     assert [_rows(p) for p in whole] == [_rows(p) for p in split]
+    assert sorted((tmp_path / "split").iterdir()) == split
 
 
 def test_the_join_starts_in_parts_sized_by_the_programs_bytes(warehouse, tmp_path, monkeypatch):
