@@ -114,21 +114,25 @@ def test_staged_inputs_refuse_what_write_exports_refuses(warehouse, tmp_path):
         write_staged_exports(everything_marked, tmp_path / "y", ExportSettings(), LINEAGE)
 
 
-@pytest.mark.parametrize("parts", [2, 4, 16])
-def test_a_join_split_in_parts_stages_the_same_rows(warehouse, tmp_path, parts):
+@pytest.mark.parametrize(("parts", "max_folders"), [(2, 16), (4, 16), (16, 16), (16, 4), (64, 4)])
+def test_a_join_split_in_parts_stages_the_same_rows(warehouse, tmp_path, monkeypatch, parts, max_folders):
     """The join split by a hash of program_id (the sequences split once into a folder per
-    part, each joined with its part's programs) deals the same rows into the same sorted
-    range files as the whole join, and leaves no split folder behind."""
+    part, or per several parts past MAX_SPLIT_FOLDERS, each part joined with its programs)
+    deals the same rows into the same sorted range files as the whole join, and leaves no
+    split folder behind."""
+    from lintseq_assets.exports import staged
     from lintseq_assets.exports.staged import _deal_sequences
     from lintseq_assets.runtime.sorted_copy import range_bounds
 
+    monkeypatch.setattr(staged, "MAX_SPLIT_FOLDERS", max_folders)
+
     chash = SamplerConfig().config_hash()
-    kept = "program_id IS NOT NULL"
+    kept_ids = "SELECT program_id FROM programs"
     conn = connect_writer(warehouse)
     try:
         starts, n = range_bounds(conn, "SELECT sequence_id FROM edit_sequences WHERE config_hash = ?", "sequence_id", [chash], 3)
-        whole = _deal_sequences(conn, kept, chash, starts, tmp_path / "whole", 1)
-        split = _deal_sequences(conn, kept, chash, starts, tmp_path / "split", parts)
+        whole = _deal_sequences(conn, kept_ids, chash, starts, tmp_path / "whole", 1)
+        split = _deal_sequences(conn, kept_ids, chash, starts, tmp_path / "split", parts)
     finally:
         conn.close()
     assert n > 3 and len(whole) == len(split) > 1
@@ -139,20 +143,30 @@ def test_a_join_split_in_parts_stages_the_same_rows(warehouse, tmp_path, parts):
 def test_the_join_starts_in_parts_sized_by_the_programs_bytes(warehouse, tmp_path, monkeypatch):
     """The staging splits the join up front when the programs' instructions and sources
     exceed JOIN_PART_BYTES (at 10x the paper's scale trying it whole first ran out of memory
-    after 18 s), and stages the same rows in the same files as the whole join."""
+    after 18 s), and stages the same rows in the same files as the whole join, leaving out
+    the same marked programs' sequences."""
     from lintseq_assets.exports import staged
 
     chash = SamplerConfig().config_hash()
     conn = connect_writer(warehouse)
     try:
+        conn.execute("BEGIN TRANSACTION")
+        conn.execute(
+            "UPDATE programs SET instruction = instruction || ? "
+            "WHERE program_id IN (SELECT program_id FROM programs ORDER BY program_id LIMIT 3)",
+            [STATE_MARKER],
+        )
         assert staged._join_parts_for(conn, "true") == 1
         whole = staged.stage_from_warehouse(conn, chash, tmp_path / "whole")
         monkeypatch.setattr(staged, "JOIN_PART_BYTES", 16)
         parts = staged._join_parts_for(conn, "true")
         split = staged.stage_from_warehouse(conn, chash, tmp_path / "split")
+        conn.execute("ROLLBACK")
     finally:
         conn.close()
     assert parts in {4, 16, 64, 256}
+    assert whole.excluded == split.excluded >= 3 and split.n_sequences == whole.n_sequences
+    assert sum(pq.read_metadata(p).num_rows for p in split.sequence_files) == whole.n_sequences
     assert [_rows(p) for p in whole.sequence_files] == [_rows(p) for p in split.sequence_files]
     assert [_rows(p) for p in whole.program_files] == [_rows(p) for p in split.program_files]
 
