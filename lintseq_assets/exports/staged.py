@@ -6,7 +6,8 @@ the same selection instead (one config's sequences; programs whose instruction h
 format marker left out and counted; sequences whose program is missing refused), joins each
 sequence with its program's instruction and source, and writes both sides sorted by id, a
 key range per file, under a scratch folder: DuckDB reads the rows once and writes them into
-a folder per range, then sorts each range (`deal_into_ranges`).
+a folder per range, then sorts each range (`deal_into_ranges`). A join too big for DuckDB's
+cap goes in parts by a hash of program_id, the sequences split once (`_deal_split`).
 `write_staged_exports` then streams them. The rules are `join_inputs`'s, so the export is
 byte-identical to `write_exports` on the same rows (tests/test_exports_staged.py).
 """
@@ -94,8 +95,8 @@ def _deal_split(conn: duckdb.DuckDBPyConnection, kept_ids: str, config_hash: str
     The sequences are first split by the hash of their program_id into a scratch folder per
     part (`copy_partitioned`), then each part's sequences are joined with that part's
     programs. Running every part over the warehouse's table instead read all the sequences'
-    edit paths once per part: at 10x the paper's scale, 16 reads of 6.6M sequences made the
-    exports' staging 338 s where the single read of a 4-part join had taken 165-216 s.
+    edit paths once per part: at 10x the paper's scale, 64 parts made the staging 360 s (519
+    CPU-s); split once, in 16 parts, it took 296-340 s (385-428 CPU-s; docs/scale.md).
 
     Which programs are exported (`kept_ids`, a SELECT of their ids) is asked of each part's
     programs, for that part's ids only: a filter over all of them holds 1.3M program ids in
