@@ -38,10 +38,9 @@ JOIN_PART_BYTES = 32 * 2**20  # programs' instruction and source bytes one part 
 MAX_SPLIT_FOLDERS = 16  # folders the sequences are split into for the join's parts, at most
 MAX_JOIN_PARTS = 256  # 1/256 of the programs' instructions per part: 0.8 MB at 10x the paper's scale
 _MARKED = " OR ".join("contains(coalesce(instruction, ''), ?)" for _ in MARKERS)
-_SEQUENCE_COLUMNS = "sequence_id, program_id, sample_index, config_hash, edit_path"
-_JOINED_COLUMNS = (
-    "s.sequence_id, s.program_id, s.sample_index, s.config_hash, s.edit_path, "
-    "coalesce(p.instruction, '') AS instruction, coalesce(p.source, 'unknown') AS source"
+_SEQUENCE_COLUMNS = ("sequence_id", "program_id", "sample_index", "config_hash", "edit_path")
+_JOINED_COLUMNS = ", ".join(
+    [*(f"s.{c}" for c in _SEQUENCE_COLUMNS), "coalesce(p.instruction, '') AS instruction", "coalesce(p.source, 'unknown') AS source"]
 )
 _PROGRAM_SELECT = "program_id, coalesce(instruction, '') AS instruction, program, coalesce(source, 'unknown') AS source"
 
@@ -72,8 +71,8 @@ def _deal_sequences(conn: duckdb.DuckDBPyConnection, kept_ids: str, config_hash:
     their ranges' files.
 
     The join's hash table holds the programs' instructions and sources. At 90K programs that
-    fits the connection's cap (256 MB by default); at 10x the paper's scale (1.36M programs,
-    206 MB of instructions) it ran out of 256 MB and of 640 MB. So the join is split by a
+    fits the connection's cap (256 MB by default); at 10x the paper's scale (1.33M programs,
+    303 MB of instructions and sources) it ran out of 256 MB and of 640 MB. So the join is split by a
     hash of program_id into `parts` (`_join_parts_for`), each with its own programs only
     (`_deal_split`). Should DuckDB still run out of memory, the join is tried again in
     JOIN_PART_FACTOR times more parts (nothing half dealt is left behind). Phase 2 of
@@ -109,7 +108,7 @@ def _deal_split(conn: duckdb.DuckDBPyConnection, kept_ids: str, config_hash: str
     n_folders = min(parts, MAX_SPLIT_FOLDERS)  # divides `parts`: both are powers of JOIN_PART_FACTOR
     try:
         folders = dict(copy_partitioned(
-            conn, f"SELECT {_SEQUENCE_COLUMNS} FROM edit_sequences WHERE config_hash = ?",
+            conn, f"SELECT {', '.join(_SEQUENCE_COLUMNS)} FROM edit_sequences WHERE config_hash = ?",
             f"hash(program_id) % {n_folders}", [], [config_hash], split,
         ))
         selects = []
@@ -161,13 +160,13 @@ def stage_from_warehouse(conn: duckdb.DuckDBPyConnection, config_hash: str, scra
     # the staging short of the 256 MB cap.
     scratch.mkdir(parents=True, exist_ok=True)
     export_programs = scratch / ".export-programs.parquet"
-    conn.execute(
-        f"COPY (SELECT DISTINCT program_id, ({_MARKED}) AS marked FROM programs p "
-        "WHERE EXISTS (SELECT 1 FROM edit_sequences s WHERE s.config_hash = ? AND s.program_id = p.program_id)) "
-        f"TO {sql_literal(export_programs)} (FORMAT parquet)",
-        [*MARKERS, config_hash],
-    )
     try:
+        conn.execute(
+            f"COPY (SELECT DISTINCT program_id, ({_MARKED}) AS marked FROM programs p "
+            "WHERE EXISTS (SELECT 1 FROM edit_sequences s WHERE s.config_hash = ? AND s.program_id = p.program_id)) "
+            f"TO {sql_literal(export_programs)} (FORMAT parquet)",
+            [*MARKERS, config_hash],
+        )
         excluded = conn.execute(f"SELECT count(*) FROM read_parquet({sql_literal(export_programs)}) WHERE marked").fetchone()[0]
         kept_ids = f"SELECT program_id FROM read_parquet({sql_literal(export_programs)}) WHERE NOT marked"
         kept = f"program_id IN ({kept_ids})"
