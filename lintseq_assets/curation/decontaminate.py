@@ -36,6 +36,7 @@ import numpy as np
 import polars as pl
 
 from lintseq_assets.curation.config import CurationSettings
+from lintseq_assets.curation.token_views import ChunkViews
 from lintseq_assets.curation.tokens import (
     NEWLINE,
     TokenHasher,
@@ -233,26 +234,37 @@ def matched_ngrams(view: list[str], hashes: set[int], n: int, shown: list[str] |
     return out
 
 
-def contamination_verdicts(token_lists: list[list[str]], settings: CurationSettings) -> list[tuple[str, str] | None]:
+def contamination_verdicts(
+    token_lists: list[list[str]], settings: CurationSettings, views: ChunkViews | None = None
+) -> list[tuple[str, str] | None]:
     """Per program (its `code_tokens`): (reason, detail) if a rule finds it contaminated, else
     None. The detail names the rule and quotes the first shared n-grams, so a reviewer sees why
-    without re-running."""
+    without re-running.
+
+    `views`: the programs' hashed decontamination views from `token_views.chunk_views` (what
+    per-record curation passes: one pass over the tokens for every view). Without it they are
+    hashed here from `decontam_tokens`, the reference definition; the verdicts are the same.
+    The string views are rebuilt only for the (few) contaminated programs, to quote them."""
     hasher = TokenHasher()
-    verbatim = [decontam_tokens(tokens) for tokens in token_lists]
-    best: dict[int, tuple[float, Rule, BenchmarkIndex, tuple, list[str]]] = {}
+    best: dict[int, tuple[float, Rule, BenchmarkIndex, tuple]] = {}
     for rule in rules(settings):
         index = benchmark_index(settings, rule)
-        views = verbatim if not rule.normalize else [decontam_tokens(tokens, normalize=True) for tokens in token_lists]
-        found = contaminated([hasher(v) for v in views], index, rule.n, settings.ngram_min_matches, rule.min_coverage)
+        if views is not None:
+            arrays = views.decontam(rule.normalize)
+        else:
+            arrays = [hasher(decontam_tokens(tokens, rule.normalize)) for tokens in token_lists]
+        found = contaminated(arrays, index, rule.n, settings.ngram_min_matches, rule.min_coverage)
         for position, value in found.items():
             coverage = value[1] / max(int(index.task_ngrams[value[0]]), 1)
             if position not in best or coverage > best[position][0]:
-                best[position] = (coverage, rule, index, value, views[position])
+                best[position] = (coverage, rule, index, value)
     verdicts: list[tuple[str, str] | None] = [None] * len(token_lists)
-    for position, (coverage, rule, index, (task_i, matches, total, hashes), view) in best.items():
+    for position, (coverage, rule, index, (task_i, matches, total, hashes)) in best.items():
         task = index.tasks[task_i]
         fingerprint = int(index.task_ngrams[task_i])
-        shown = matched_ngrams(view, hashes, rule.n, verbatim[position], hasher)[:SHOWN_NGRAMS]
+        verbatim = decontam_tokens(token_lists[position])
+        view = decontam_tokens(token_lists[position], normalize=True) if rule.normalize else verbatim
+        shown = matched_ngrams(view, hashes, rule.n, verbatim, hasher)[:SHOWN_NGRAMS]
         verdicts[position] = (
             f"contaminated:{task.benchmark}:{task.task_id}",
             f"{matches} of {total} {rule.n}-token n-grams ({rule.view}) shared with {task.benchmark} {task.task_id}, "

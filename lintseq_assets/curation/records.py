@@ -24,7 +24,6 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
 from lintseq_assets.curation.config import CurationSettings
@@ -32,12 +31,8 @@ from lintseq_assets.curation.decontaminate import contamination_verdicts
 from lintseq_assets.curation.dedup_near import minhash_signatures
 from lintseq_assets.curation.extract import ExtractionRejected, extract_code
 from lintseq_assets.curation.filters import FilterRejected, check_program
-from lintseq_assets.curation.tokens import (
-    TokenHasher,
-    code_tokens,
-    exact_key,
-    near_tokens,
-)
+from lintseq_assets.curation.token_views import chunk_views
+from lintseq_assets.curation.tokens import code_tokens, exact_key
 from lintseq_assets.runtime.executors import LocalExecutor, RayExecutor
 from lintseq_assets.tables import CANDIDATES, REJECTS
 
@@ -94,11 +89,9 @@ def curate_chunk(rows: list[tuple], settings: CurationSettings) -> RecordBatch:
     """Extract, filter and fingerprint one chunk of (row, record_id, source, revision, source_row,
     instruction, response) tuples. A plain function of its arguments, for any executor."""
     clock = time.perf_counter
-    hasher = TokenHasher()
     seconds = {"extract": 0.0, "filter": 0.0, "tokenise": 0.0}
     kept: list[dict] = []
-    near: list[np.ndarray] = []
-    decon: list[list[str]] = []
+    token_lists: list[list[str]] = []  # of kept programs; hashed views made once per chunk
     rejects: list[dict] = []
     for row, record_id, source, revision, source_row, instruction, response in rows:
         record_id, source = _text(record_id), _text(source)
@@ -120,10 +113,7 @@ def curate_chunk(rows: list[tuple], settings: CurationSettings) -> RecordBatch:
         t2 = clock()
         seconds["filter"] += t2 - t1
         tokens = code_tokens(checked.text)
-        if settings.near_dedup:
-            near.append(hasher(near_tokens(tokens)))
-        if settings.decontaminate:
-            decon.append(tokens)
+        token_lists.append(tokens)
         kept.append(
             {
                 "_row": row,
@@ -145,10 +135,11 @@ def curate_chunk(rows: list[tuple], settings: CurationSettings) -> RecordBatch:
         )
         seconds["tokenise"] += clock() - t2
     t3 = clock()
+    views = chunk_views(token_lists) if kept and (settings.near_dedup or settings.decontaminate) else None
     signatures: list[list[int] | None] = [None] * len(kept)
-    if settings.near_dedup and kept:
-        signatures = minhash_signatures(near, settings.num_perm, settings.shingle_size, settings.minhash_seed).tolist()
-    verdicts = contamination_verdicts(decon, settings) if settings.decontaminate else [None] * len(kept)
+    if settings.near_dedup and views is not None:
+        signatures = minhash_signatures(views.near, settings.num_perm, settings.shingle_size, settings.minhash_seed).tolist()
+    verdicts = contamination_verdicts(token_lists, settings, views) if settings.decontaminate else [None] * len(kept)
     for candidate, signature, verdict in zip(kept, signatures, verdicts, strict=True):
         candidate["signature"] = signature
         candidate["contamination"], candidate["contamination_detail"] = verdict or (None, None)

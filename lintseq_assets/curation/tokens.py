@@ -1,7 +1,7 @@
 """Token views of a program, shared by exact de-dup, near de-dup and decontamination.
 
-A program is tokenised once (the stdlib `tokenize`, so a `#` inside a string is not a
-comment); comments and non-logical newlines are dropped, and indentation becomes INDENT /
+A program is tokenised once (the stdlib `tokenize`'s stream, so a `#` inside a string is
+not a comment; `token_scanner` gives the same stream twice as fast for ordinary programs); comments and non-logical newlines are dropped, and indentation becomes INDENT /
 DEDENT markers whatever its width. Three views come out of that one stream:
 
 - the exact key: a hash of the stream. Whitespace and comments do not change it; a change
@@ -28,6 +28,8 @@ import tokenize
 
 import numpy as np
 
+from lintseq_assets.curation.token_scanner import scan_tokens
+
 NEWLINE, INDENT, DEDENT, IDENT, EMPTY, STRING = "<NEWLINE>", "<INDENT>", "<DEDENT>", "<ID>", "<EMPTY>", "<STR>"
 _DROPPED = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
 _MARKERS = {tokenize.NEWLINE: NEWLINE, tokenize.INDENT: INDENT, tokenize.DEDENT: DEDENT}
@@ -50,7 +52,18 @@ _MASK64 = (1 << 64) - 1
 
 
 def code_tokens(text: str) -> list[str]:
-    """Significant tokens of `text` with structure markers; comments and blank lines dropped."""
+    """Significant tokens of `text` with structure markers; comments and blank lines dropped.
+
+    The fast scanner gives `tokenize`'s stream for ordinary programs (twice as fast on 3.11);
+    it declines anything else, which goes through `tokenize` itself."""
+    scanned = scan_tokens(text, NEWLINE, INDENT, DEDENT)
+    if scanned is not None:
+        return scanned
+    return _stdlib_tokens(text)
+
+
+def _stdlib_tokens(text: str) -> list[str]:
+    """`code_tokens` through the standard library's tokenizer (or the regex fallback)."""
     try:
         out = []
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
