@@ -44,6 +44,7 @@ from datasketch.lsh import _optimal_param
 
 from lintseq_assets.curation.config import CurationSettings
 from lintseq_assets.curation.dedup_near import split_near
+from lintseq_assets.runtime.sorted_copy import sql_literal
 
 SCRATCH_MEMORY_LIMIT = "256MB"
 BLOCK_ROWS = 65_536  # programs decided at once: their signatures and band dict are in memory
@@ -204,7 +205,7 @@ def near_duplicates_on_disk(
         try:
             in_play = pl.DataFrame({"_row": pl.Series(np.asarray(rows), dtype=pl.Int64)}).with_row_index("pos")
             conn.register("in_play", in_play.to_arrow())
-            source = f"SELECT p.pos AS row, s.signature FROM read_parquet('{_sql_path(signatures_parquet)}') s JOIN in_play p USING (_row)"
+            source = f"SELECT p.pos AS row, s.signature FROM read_parquet({sql_literal(signatures_parquet)}) s JOIN in_play p USING (_row)"
             return near_duplicates_sql(conn, source, threshold, num_perm, block_rows)
         finally:
             conn.close()
@@ -222,6 +223,3 @@ def dedup_near_on_disk(candidates: pl.DataFrame, settings: CurationSettings, sig
     similarity[found["row"].to_numpy()] = found["similarity"].to_numpy()
     return split_near(candidates, keeper, similarity, settings)
 
-
-def _sql_path(path: Path | str) -> str:
-    return str(path).replace("'", "''")

@@ -35,6 +35,7 @@ from lintseq_assets.curation.dedup_near_disk import near_duplicates_sql, scratch
 from lintseq_assets.curation.records import RECORD_REJECT_SCHEMA
 from lintseq_assets.curation.report import StepStats, step_stats
 from lintseq_assets.curation.selection import KEEPER_ORDER, SELECTION_COLUMNS, Selection
+from lintseq_assets.runtime.sorted_copy import sql_literal
 
 FINGERPRINT_COLUMNS = tuple(c for c in SELECTION_COLUMNS if c != "signature")
 
@@ -48,7 +49,7 @@ def select_programs_on_disk(fingerprints: Path | str, signatures: Path | str, se
     try:
         conn = scratch_connection(folder)
         try:
-            return _select(conn, _sql_path(fingerprints), _sql_path(signatures), settings)
+            return _select(conn, sql_literal(fingerprints), sql_literal(signatures), settings)
         finally:
             conn.close()
     finally:
@@ -56,7 +57,9 @@ def select_programs_on_disk(fingerprints: Path | str, signatures: Path | str, se
 
 
 def _select(conn: duckdb.DuckDBPyConnection, fingerprints: str, signatures: str, settings: CurationSettings) -> Selection:
-    conn.execute(f"CREATE TABLE step_in AS SELECT {', '.join(FINGERPRINT_COLUMNS)} FROM read_parquet('{fingerprints}')")
+    """The set steps over the fingerprints and signatures Parquet files (`fingerprints`,
+    `signatures`: their paths as SQL literals)."""
+    conn.execute(f"CREATE TABLE step_in AS SELECT {', '.join(FINGERPRINT_COLUMNS)} FROM read_parquet({fingerprints})")
     stats: list[StepStats] = []
     frames: list[pl.DataFrame] = []
     steps = (
@@ -111,7 +114,7 @@ def _dedup_exact(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 def _dedup_near(conn: duckdb.DuckDBPyConnection, signatures: str, settings: CurationSettings) -> pl.DataFrame:
     """`dedup_near.dedup_near`'s rejects, from the out-of-core near de-dup over the survivors."""
     conn.execute("CREATE OR REPLACE TABLE near_in AS SELECT row_number() OVER (ORDER BY _row) - 1 AS pos, _row FROM step_in")
-    source = f"SELECT p.pos AS row, s.signature FROM read_parquet('{signatures}') s JOIN near_in p USING (_row)"
+    source = f"SELECT p.pos AS row, s.signature FROM read_parquet({signatures}) s JOIN near_in p USING (_row)"
     found = near_duplicates_sql(conn, source, settings.jaccard_threshold, settings.num_perm)
     conn.execute("DROP TABLE IF EXISTS signatures")
     conn.execute("DROP TABLE IF EXISTS kept_bands")
@@ -138,9 +141,6 @@ def _dedup_near(conn: duckdb.DuckDBPyConnection, signatures: str, settings: Cura
         ),
     )
 
-
-def _sql_path(path: Path | str) -> str:
-    return str(path).replace("'", "''")
 
 
 def select_frame_on_disk(candidates: pl.DataFrame, settings: CurationSettings, scratch: Path | None = None) -> Selection:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import duckdb
 
+from lintseq_assets.runtime.sorted_copy import sql_literal
+
 
 class UnknownId(LookupError):
     """Neither a sequence_id nor a program_id of the warehouse."""
@@ -44,9 +46,6 @@ def _dicts(conn: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict
     columns = [d[0] for d in relation.description]
     return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
 
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def export_rows(exports_dir: Path, program_id: str, sequence_ids: set[str] | None) -> list[dict]:
@@ -71,12 +70,12 @@ def export_rows(exports_dir: Path, program_id: str, sequence_ids: set[str] | Non
 
 def _parquet_rows(path: Path, program_id: str) -> list[tuple[int, str | None]]:
     with duckdb.connect() as conn:
-        columns = {r[0] for r in conn.execute(f"DESCRIBE SELECT * FROM read_parquet({_literal(str(path))})").fetchall()}
+        columns = {r[0] for r in conn.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_literal(str(path))})").fetchall()}
         if "program_id" not in columns:
             return []
         seq = "sequence_id" if "sequence_id" in columns else "NULL"
         return conn.execute(
-            f"SELECT file_row_number, {seq} FROM read_parquet({_literal(str(path))}, file_row_number = true) WHERE program_id = ? ORDER BY 1",
+            f"SELECT file_row_number, {seq} FROM read_parquet({sql_literal(str(path))}, file_row_number = true) WHERE program_id = ? ORDER BY 1",
             [program_id],
         ).fetchall()
 

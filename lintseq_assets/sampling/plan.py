@@ -32,7 +32,7 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from lintseq_assets.runtime.sorted_copy import copy_in_key_ranges
+from lintseq_assets.runtime.sorted_copy import copy_in_key_ranges, sql_literal
 from lintseq_assets.runtime.staging import ShardWriter, StagedPartition, partition_dir
 from lintseq_assets.tables import SAMPLING_LEDGER
 
@@ -127,9 +127,6 @@ def _has_table(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0])
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
 
 _DONE = "_sampling_done"
 
@@ -186,7 +183,7 @@ def plan_sampling(
     # Sorting every program's text is the one big job here: DuckDB does it a key range at a
     # time under a small cap (spilling beyond it), so this step's peak does not grow with the corpus.
     limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    conn.execute(f"SET memory_limit = {_literal(PLAN_MEMORY_LIMIT)}")
+    conn.execute(f"SET memory_limit = {sql_literal(PLAN_MEMORY_LIMIT)}")
     try:
         n_todo = copy_in_key_ranges(
             conn,
@@ -194,10 +191,10 @@ def plan_sampling(
             "program_id",
             [],
             todo_dir,
-            f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 2048, ROW_GROUP_SIZE_BYTES {_literal(TODO_ROW_GROUP)}",
+            f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 2048, ROW_GROUP_SIZE_BYTES {sql_literal(TODO_ROW_GROUP)}",
         )
     finally:
-        conn.execute(f"SET memory_limit = {_literal(limit)}")
+        conn.execute(f"SET memory_limit = {sql_literal(limit)}")
         conn.execute(f"DROP TABLE {_DONE}")
     return SamplingPlan(todo_dir, n_todo, kept, fingerprint)
 
@@ -214,7 +211,7 @@ def kept_scope(skips: StagedPartition, column: str, alias: str = "t") -> str:
     """A SQL condition true for rows NOT belonging to a skipped program (`column`: program_id or record_id)."""
     if not skips.shards:
         return "true"
-    files = ", ".join(_literal(str(p)) for p in skips.shards)
+    files = ", ".join(sql_literal(str(p)) for p in skips.shards)
     return f"{alias}.{column} NOT IN (SELECT {column} FROM read_parquet([{files}]))"
 
 
@@ -227,11 +224,11 @@ def provenance_refresh(skips: StagedPartition, config_hash: str) -> str:
     """
     if not skips.shards:
         return "SELECT * FROM edit_sequences WHERE false"
-    files = ", ".join(_literal(str(p)) for p in skips.shards)
+    files = ", ".join(sql_literal(str(p)) for p in skips.shards)
     old = ", ".join(f"s.{c}" for c in PROVENANCE)
     new = ", ".join(f"k.{c}" for c in PROVENANCE)
     return (
         f"SELECT s.* EXCLUDE ({', '.join(PROVENANCE)}), {new} "
         f"FROM edit_sequences s JOIN read_parquet([{files}]) k ON s.program_id = k.program_id "
-        f"WHERE s.config_hash = {_literal(config_hash)} AND ({old}) IS DISTINCT FROM ({new})"
+        f"WHERE s.config_hash = {sql_literal(config_hash)} AND ({old}) IS DISTINCT FROM ({new})"
     )
