@@ -23,28 +23,23 @@ checks it on the standard library), so signatures, keys and verdicts do not chan
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from itertools import chain, repeat
 
 import numpy as np
 
 from lintseq_assets.curation.tokens import (
-    _KEEP_NAMES,
     _STRING_START,
     DEDENT,
     EMPTY,
     IDENT,
     INDENT,
     STRING,
+    _folded,
+    token_hash,
 )
 
 _MARKER, _STRING, _FOLDABLE, _DOT = 1, 2, 4, 8
-
-
-def token_hash(tok: str) -> int:
-    """The 32-bit content hash `TokenHasher` gives `tok`."""
-    return int.from_bytes(hashlib.blake2b(tok.encode("utf-8", "surrogatepass"), digest_size=4).digest(), "little")
 
 
 def token_flags(tok: str) -> int:
@@ -55,7 +50,7 @@ def token_flags(tok: str) -> int:
         flags |= _MARKER
     if _STRING_START.match(tok):
         flags |= _STRING
-    if (tok[:1].isalpha() or tok[:1] == "_") and tok.isidentifier() and tok not in _KEEP_NAMES:
+    if _folded(tok, previous=""):
         flags |= _FOLDABLE
     if tok == ".":
         flags |= _DOT

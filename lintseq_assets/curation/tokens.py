@@ -1,7 +1,8 @@
 """Token views of a program, shared by exact de-dup, near de-dup and decontamination.
 
 A program is tokenised once (the stdlib `tokenize`'s stream, so a `#` inside a string is
-not a comment; `token_scanner` gives the same stream twice as fast for ordinary programs); comments and non-logical newlines are dropped, and indentation becomes INDENT /
+not a comment; `token_scanner` gives the same stream twice as fast for ordinary programs);
+comments and non-logical newlines are dropped, and indentation becomes INDENT /
 DEDENT markers whatever its width. Three views come out of that one stream:
 
 - the exact key: a hash of the stream. Whitespace and comments do not change it; a change
@@ -126,6 +127,11 @@ def decontam_tokens(tokens: list[str], normalize: bool = False) -> list[str]:
     return out
 
 
+def token_hash(tok: str) -> int:
+    """A token's stable 32-bit content hash (blake2b), the number every token view is made of."""
+    return int.from_bytes(hashlib.blake2b(tok.encode("utf-8", "surrogatepass"), digest_size=4).digest(), "little")
+
+
 class TokenHasher:
     """Stable 32-bit content hashes of token strings, cached (a corpus has few distinct tokens)."""
 
@@ -138,8 +144,7 @@ class TokenHasher:
         for i, tok in enumerate(tokens):
             value = cache.get(tok)
             if value is None:
-                digest = hashlib.blake2b(tok.encode("utf-8", "surrogatepass"), digest_size=4).digest()
-                value = cache[tok] = int.from_bytes(digest, "little")
+                value = cache[tok] = token_hash(tok)
             out[i] = value
         return out
 

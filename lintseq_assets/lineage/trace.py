@@ -70,12 +70,12 @@ def export_rows(exports_dir: Path, program_id: str, sequence_ids: set[str] | Non
 
 def _parquet_rows(path: Path, program_id: str) -> list[tuple[int, str | None]]:
     with duckdb.connect() as conn:
-        columns = {r[0] for r in conn.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_literal(str(path))})").fetchall()}
+        columns = {r[0] for r in conn.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_literal(path)})").fetchall()}
         if "program_id" not in columns:
             return []
         seq = "sequence_id" if "sequence_id" in columns else "NULL"
         return conn.execute(
-            f"SELECT file_row_number, {seq} FROM read_parquet({sql_literal(str(path))}, file_row_number = true) WHERE program_id = ? ORDER BY 1",
+            f"SELECT file_row_number, {seq} FROM read_parquet({sql_literal(path)}, file_row_number = true) WHERE program_id = ? ORDER BY 1",
             [program_id],
         ).fetchall()
 

@@ -211,7 +211,7 @@ def kept_scope(skips: StagedPartition, column: str, alias: str = "t") -> str:
     """A SQL condition true for rows NOT belonging to a skipped program (`column`: program_id or record_id)."""
     if not skips.shards:
         return "true"
-    files = ", ".join(sql_literal(str(p)) for p in skips.shards)
+    files = ", ".join(sql_literal(p) for p in skips.shards)
     return f"{alias}.{column} NOT IN (SELECT {column} FROM read_parquet([{files}]))"
 
 
@@ -224,7 +224,7 @@ def provenance_refresh(skips: StagedPartition, config_hash: str) -> str:
     """
     if not skips.shards:
         return "SELECT * FROM edit_sequences WHERE false"
-    files = ", ".join(sql_literal(str(p)) for p in skips.shards)
+    files = ", ".join(sql_literal(p) for p in skips.shards)
     old = ", ".join(f"s.{c}" for c in PROVENANCE)
     new = ", ".join(f"k.{c}" for c in PROVENANCE)
     return (
