@@ -40,6 +40,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow.compute as pc
 from datasketch.lsh import _optimal_param
 
 from lintseq_assets.curation.config import CurationSettings
@@ -126,11 +127,10 @@ def _decide_block(conn: duckdb.DuckDBPyConnection, lo: int, hi: int, bands: int,
                 WHERE b.row >= {lo} AND b.row < {hi})
             SELECT i AS row, min(j) AS keeper, arg_min(equal, j) AS equal FROM verified WHERE equal >= {need} GROUP BY i"""
     ).pl().cast(_FOUND_SCHEMA)
-    block = conn.sql(f"SELECT row, signature FROM signatures WHERE row >= {lo} AND row < {hi} ORDER BY row").pl()
-    block_ids = block["row"].to_numpy()
-    signatures = block["signature"].explode().to_numpy().astype(np.uint32).reshape(len(block_ids), num_perm)
+    block_ids, signatures = _block_signatures(conn, lo, hi, num_perm)
     open_rows = ~np.isin(block_ids, earlier["row"].to_numpy())
-    keeper, equal = _greedy_block(signatures[open_rows], bands, rows, need)
+    keeper, equal = _greedy_block(signatures if open_rows.all() else signatures[open_rows], bands, rows, need)
+    del signatures
     open_ids = block_ids[open_rows]
     is_dup = keeper >= 0
     within = pl.DataFrame({"row": open_ids[is_dup], "keeper": open_ids[keeper[is_dup]], "equal": equal[is_dup]}, schema=_FOUND_SCHEMA)
@@ -140,6 +140,16 @@ def _decide_block(conn: duckdb.DuckDBPyConnection, lo: int, hi: int, bands: int,
     finally:
         conn.unregister("block_kept")
     return [earlier, within]
+
+
+def _block_signatures(conn: duckdb.DuckDBPyConnection, lo: int, hi: int, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows [lo, hi) of `signatures` in row order: their numbers and a (rows, num_perm) uint32
+    matrix. Through Arrow, one copy of the slots (the block's peak: a polars explode and
+    cast made three, 32 MB each at 65,536 rows)."""
+    block = conn.sql(f"SELECT row, signature FROM signatures WHERE row >= {lo} AND row < {hi} ORDER BY row").to_arrow_table()
+    block_ids = block.column("row").to_numpy()
+    slots = pc.list_flatten(block.column("signature")).to_numpy()
+    return block_ids, np.asarray(slots, dtype=np.uint32).reshape(len(block_ids), num_perm)
 
 
 def _greedy_block(signatures: np.ndarray, bands: int, rows: int, need: int) -> tuple[np.ndarray, np.ndarray]:
