@@ -30,13 +30,13 @@ from dagster import (
 
 from lintseq_assets.assets.automation import FOLLOW_UPSTREAM
 from lintseq_assets.assets.metadata import counts_table, histogram_from_counts, preview
-from lintseq_assets.assets.rejects import reasons, rejects_of
+from lintseq_assets.assets.rejects import reasons_counted, rejects_of
 from lintseq_assets.assets.source_programs import source_programs
 from lintseq_assets.curation import CurationSettings
 from lintseq_assets.curation.pipeline import PROGRAM_COLUMNS
 from lintseq_assets.curation.records import record_settings_hash
 from lintseq_assets.curation.report import StepStats, funnel_frame, funnel_markdown, step_stats
-from lintseq_assets.curation.selection_disk import FINGERPRINT_COLUMNS, select_programs_on_disk
+from lintseq_assets.curation.selection_disk import FINGERPRINT_COLUMNS, selection_on_disk
 from lintseq_assets.platform.progress import Stage
 from lintseq_assets.platform.run_config import ProgramsConfig, run_settings_metadata
 from lintseq_assets.runtime.memory import release_unused_memory
@@ -142,33 +142,29 @@ def programs(
         fingerprints = _copy_fingerprints(conn, scratch)
     if pending:
         context.log.warning(f"{pending} raw records are not curated yet (their source_programs partition has not run); they are not in this funnel")
+    staging = lintseq_settings.staging_root
     try:
-        selection = select_programs_on_disk(fingerprints, fingerprints, settings, scratch)
+        # The kept ids and the rejects go from the scratch database to staging a batch at a
+        # time: whole, as frames, they were this step's peak at 10x (1.3M ids and 470K rejects
+        # with their details, about 300 MB), and then sat under the loader's connection.
+        with selection_on_disk(fingerprints, fingerprints, settings, scratch) as selection:
+            kept = write_partition(staging, "programs_kept", "all", (batch.select("record_id") for batch in selection.kept()))
+            rejected = write_partition(staging, "rejects", "programs", (rejects_of(batch.drop("_row"), "programs") for batch in selection.rejects()))
+            n_kept, n_rejects, selection_stats = selection.n_kept, selection.n_rejects, selection.stats
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    stats = record_stats + selection.stats
+    stats = record_stats + selection_stats
     funnel = funnel_frame(stats)
     markdown = (
-        f"**Curation**: {n_in} records in, {selection.kept.height} programs kept, {n_in - selection.kept.height} rejected"
+        f"**Curation**: {n_in} records in, {n_kept} programs kept, {n_in - n_kept} rejected"
         + (f", {pending} pending" if pending else "")
         + "\n\n"
         + funnel_markdown(funnel)
     )
     context.log.info(markdown)
-
-    staging = lintseq_settings.staging_root
-    n_kept = selection.kept.height
-    kept = write_partition(staging, "programs_kept", "all", [selection.kept.select("record_id")])
-    rejects_df = rejects_of(selection.rejects.drop("_row"), "programs")
-    del selection
-    rejected = write_partition(staging, "rejects", "programs", [rejects_df])
     report = write_partition(staging, "curation_report", "all", [funnel.with_row_index("step_index").with_columns(pl.col("step_index").cast(pl.Int32))])
-    n_rejects, by_reason = rejects_df.height, reasons(rejects_df)
-    # The frames are staged: drop them before the loader opens its connection, so the load's
-    # peak does not sit on top of them (at 10x: 470K rejects and 1.3M kept ids, about 200 MB
-    # with what their allocators kept).
-    del rejects_df
-    release_unused_memory()
+    by_reason = reasons_counted((code, n) for step in selection_stats for code, n in step.reasons.items())
+    release_unused_memory()  # what the set steps freed, before the loader's connection opens
 
     run_id = context.run.run_id
     columns = ", ".join(PROGRAM_COLUMNS)

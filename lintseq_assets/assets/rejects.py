@@ -39,4 +39,12 @@ def base_reason(reason: str) -> str:
 
 
 def reasons(frame: pl.DataFrame) -> dict[str, int]:
-    return dict(Counter(base_reason(r) for r in frame["reason"].to_list()))
+    return reasons_counted((r, 1) for r in frame["reason"].to_list())
+
+
+def reasons_counted(counts: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """`reasons` from (reason, how many) pairs, such as a funnel step's counts by reason code."""
+    total: Counter[str] = Counter()
+    for reason, n in counts:
+        total[base_reason(reason)] += n
+    return dict(total)
