@@ -45,9 +45,10 @@ FINGERPRINT_COLUMNS = tuple(c for c in SELECTION_COLUMNS if c != "signature")
 
 REJECT_COLUMNS = tuple(RECORD_REJECT_SCHEMA)
 RESULT_BATCH_ROWS = 65_536  # rows of the kept ids or the rejects in Python at once
+# The rejects of a disabled step: none, with the columns' types.
+_NO_REJECTS = "SELECT _row, record_id, source, NULL::VARCHAR AS stage, NULL::VARCHAR AS reason, NULL::VARCHAR AS detail FROM step_in WHERE false"
 # Group keys for counting rejects by reason code in SQL: a contamination keeps its benchmark
 # (and task, which `reason_code` drops), every other reason its code.
-_NO_REJECTS = "SELECT _row, record_id, source, NULL::VARCHAR AS stage, NULL::VARCHAR AS reason, NULL::VARCHAR AS detail FROM step_in WHERE false"
 _REASON_GROUP = "CASE WHEN reason LIKE 'contaminated:%' THEN reason ELSE split_part(reason, ':', 1) END"
 
 
@@ -59,8 +60,14 @@ class DiskSelection:
 
     conn: duckdb.DuckDBPyConnection
     stats: list[StepStats]
-    n_kept: int
-    n_rejects: int
+
+    @property
+    def n_kept(self) -> int:
+        return self.stats[-1].records_out
+
+    @property
+    def n_rejects(self) -> int:
+        return sum(s.records_in - s.records_out for s in self.stats)
 
     def kept(self, batch_rows: int = RESULT_BATCH_ROWS) -> Iterator[pl.DataFrame]:
         """(`_row`, `record_id`) of the kept candidates, in keeper order."""
@@ -127,8 +134,7 @@ def _select(conn: duckdb.DuckDBPyConnection, fingerprints: str, signatures: str,
         reasons = conn.execute(f"SELECT {_REASON_GROUP} AS reason, count(*) FROM {table} GROUP BY ALL ORDER BY reason").fetchall()
         stats.append(counted_step_stats(step, enabled, n_in, _count(conn, "step_in"), reasons, time.perf_counter() - t0))
     conn.execute("DROP TABLE IF EXISTS near_in")
-    n_rejects = sum(s.records_in - s.records_out for s in stats)
-    return DiskSelection(conn, stats, _count(conn, "step_in"), n_rejects)
+    return DiskSelection(conn, stats)
 
 
 def _count(conn: duckdb.DuckDBPyConnection, table: str) -> int:
