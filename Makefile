@@ -24,7 +24,7 @@ ui: install
 # Every tier (unit, platform, e2e): what CI runs. docs/architecture.md, "Tests".
 test: install
 	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(VENV)/bin/dg check defs
-	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q --durations=25
 
 # The unit tier alone: no Dagster, about a minute.
 test-fast: install
