@@ -176,3 +176,54 @@ def _rows(path):
     what it knows of the files a range was dealt into (one per part of the join), and the
     export casts every row to its format's schema, so only the rows reach the output."""
     return pq.read_table(path).to_pylist()
+
+
+def test_a_join_out_of_memory_is_tried_again_in_more_parts(tmp_path, monkeypatch):
+    """When DuckDB runs out of memory in the whole join, `_deal_sequences` tries it again in
+    JOIN_PART_FACTOR times more parts, deals the same rows as the whole join given room, and
+    leaves only the range files behind (nothing of the failed attempt).
+
+    A real out-of-memory: 64 programs of 512 KB instructions (32 MB, each sequence carries
+    its program's), a 128 MB cap and no temp directory, so DuckDB cannot spill. Measured on
+    duckdb 2.0.1: the whole join needs 160-192 MB there, a quarter of it fits in 96."""
+    from lintseq_assets.exports import staged
+    from lintseq_assets.runtime.sorted_copy import range_bounds
+
+    path = tmp_path / "w.duckdb"
+    conn = connect_writer(path)
+    conn.execute(
+        "INSERT INTO programs (program_id, record_id, source, instruction, program) "
+        "SELECT 'p' || lpad(i::VARCHAR, 4, '0'), 'r' || i, 'src', repeat(chr((97 + i % 26)::INTEGER), 512 * 1024) || i, 'x = ' || i "
+        "FROM range(64) t(i)"
+    )
+    conn.execute(
+        "INSERT INTO edit_sequences (sequence_id, program_id, sample_index, seed, config_hash, n_edits, edit_path) "
+        "SELECT 's' || lpad((i * 3 + k)::VARCHAR, 5, '0'), 'p' || lpad(i::VARCHAR, 4, '0'), k, k, 'h', 1, ['e' || i] "
+        "FROM range(64) a(i), range(3) b(k)"
+    )
+    conn.close()
+    kept_ids = "SELECT program_id FROM programs"
+
+    def deal(limit: str, scratch: Path) -> list[Path]:
+        conn = connect_writer(path, config={"memory_limit": limit})
+        try:
+            conn.execute("SET temp_directory = ''")
+            starts, _ = range_bounds(conn, "SELECT sequence_id FROM edit_sequences WHERE config_hash = ?", "sequence_id", ["h"], 40)
+            return staged._deal_sequences(conn, kept_ids, "h", starts, scratch, 1)
+        finally:
+            conn.close()
+
+    whole = deal("1GB", tmp_path / "whole")
+    tried_parts: list[int] = []
+    split_in_parts = staged._deal_split
+
+    def counting_split(*args):
+        tried_parts.append(args[-1])
+        return split_in_parts(*args)
+
+    monkeypatch.setattr(staged, "_deal_split", counting_split)
+    retried = deal("128MB", tmp_path / "retried")
+    assert tried_parts and tried_parts[0] == staged.JOIN_PART_FACTOR  # the whole join did run out
+    assert len(whole) == len(retried) == 5
+    assert [_rows(p) for p in whole] == [_rows(p) for p in retried]
+    assert sorted((tmp_path / "retried").iterdir()) == sorted(retried)
