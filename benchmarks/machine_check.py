@@ -31,13 +31,13 @@ RECORDS = 20_000
 # Where the slice starts in the 10x corpus: past its first packages, so it is typical code.
 SLICE_START_10X = 500_000
 
-# Seconds for `curate_chunk` over the slice, by machine (docs/scale.md, "Machines").
+# Seconds for `curate_chunk` over the slice, by corpus folder and machine (docs/scale.md, "Machines").
 KNOWN = {
-    "data/bench10x": [
+    "bench10x": [
         ("run 12's machine, 2026-12-01 03:30 (13.9-14.4 s; 10x run 2,246 s)", 14.1),
         ("run 13's machine, 2026-12-01 10:15 (10x run stopped at 3,300 s, in the exports)", 21.0),
     ],
-    "data/bench": [
+    "bench": [
         ("run 13's machine, 2026-12-01 10:25 (the 90K run at 09:06: 270 s)", 27.5),
     ],
 }
@@ -70,7 +70,7 @@ def main() -> int:
     if not (corpus / "programs.jsonl").is_file():
         print(f"machine_check: no {corpus}/programs.jsonl; build it first (make bench-data, or benchmarks/bench_corpus_10x.py --out {corpus})", file=sys.stderr)
         return 2
-    start = SLICE_START_10X if corpus.name == "bench10x" else 0
+    start = SLICE_START_10X if corpus.resolve().name == "bench10x" else 0
     page = read_slice(corpus, start, RECORDS)
     if page.height < RECORDS:
         print(f"machine_check: {corpus}/programs.jsonl has fewer than {start + RECORDS:,} records", file=sys.stderr)
@@ -81,7 +81,7 @@ def main() -> int:
     candidates = sum(curate_chunk(chunk, settings).candidates.height for chunk in chunks)
     seconds = time.perf_counter() - began
     print(f"{corpus}: {page.height:,} records from line {start:,}, {candidates:,} candidates in {seconds:.1f} s ({page.height / seconds:,.0f} records/s)")
-    for machine, known in KNOWN.get(corpus.as_posix().rstrip("/"), []):
+    for machine, known in KNOWN.get(corpus.resolve().name, []):
         print(f"  {machine}: {known:.1f} s, this one is {seconds / known:.2f}x that")
     return 0
 
