@@ -22,9 +22,11 @@ ui: install
 	$(VENV)/bin/lintseq ui
 
 # Every tier (unit, platform, e2e): what CI runs. docs/architecture.md, "Tests".
+# Two pytest workers (tests/conftest.py groups those that must not overlap): with one, CI took 27-37 min on 2 cores.
+TEST_WORKERS ?= 2
 test: install
 	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(VENV)/bin/dg check defs
-	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q --durations=25
+	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 # The unit tier alone: no Dagster, about a minute.
 test-fast: install

@@ -26,9 +26,19 @@ def lintseq_home(tmp_path, monkeypatch) -> Path:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Mark every test by its tier folder, so `-m "not e2e"` and `-m unit` select tiers."""
+    """Mark every test by its tier folder, so `-m "not e2e"` and `-m unit` select tiers.
+
+    `make test` runs two pytest workers (`-n 2 --dist loadgroup`); two groups keep tests that
+    must not overlap on one worker. "ray": two local clusters of 2 CPUs each on a 2-core
+    machine would only slow each other down. "sandbox": the evaluation tests look for left-over
+    processes of the sandbox's users, which another test's generations would be."""
     root = Path(__file__).parent
     for item in items:
         parts = Path(str(item.fspath)).relative_to(root).parts
         if parts and parts[0] in ("unit", "platform", "e2e"):
             item.add_marker(getattr(pytest.mark, parts[0]))
+        name = Path(str(item.fspath)).name
+        if "ray_cluster" in getattr(item, "fixturenames", ()) or name == "test_ray_executor.py":
+            item.add_marker(pytest.mark.xdist_group("ray"))
+        elif name.startswith("test_evaluation"):
+            item.add_marker(pytest.mark.xdist_group("sandbox"))
