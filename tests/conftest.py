@@ -25,6 +25,7 @@ def lintseq_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
 def pytest_collection_modifyitems(config, items) -> None:
     """Mark every test by its tier folder, so `-m "not e2e"` and `-m unit` select tiers.
 
@@ -42,3 +43,13 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.xdist_group("ray"))
         elif name.startswith("test_evaluation"):
             item.add_marker(pytest.mark.xdist_group("sandbox"))
+
+
+def pytest_collection_finish(session) -> None:
+    """Fail loudly if xdist did not apply the groups (it names them in the test ids: pytest 9.2
+    stopped reading where xdist 3.8 writes them), rather than let grouped tests overlap."""
+    if not session.config.getvalue("loadgroup"):
+        return
+    lost = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(f"pytest-xdist did not group {len(lost)} tests (e.g. {lost[0]}): use pytest<9.2 as pyproject.toml pins")
