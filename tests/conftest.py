@@ -48,7 +48,7 @@ def pytest_collection_modifyitems(config, items) -> None:
 def pytest_collection_finish(session) -> None:
     """Fail loudly if xdist did not apply the groups (it names them in the test ids: pytest 9.2
     stopped reading where xdist 3.8 writes them), rather than let grouped tests overlap."""
-    if not session.config.getvalue("loadgroup"):
+    if not getattr(session.config.option, "loadgroup", False):  # set in xdist workers only
         return
     lost = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
     if lost:

@@ -16,9 +16,13 @@ Every call of `run_python` is one fresh process tree, built like this:
    the launcher dies (PR_SET_PDEATHSIG), then execs `python -I` on the harness.
 4. The parent waits with a wall-clock timeout, then kills the whole process group; with a
    PID namespace the kernel also kills every process left in it when its first process
-   exits, even one that left the group with `setsid()`. After a killed run (and after every
-   run without a PID namespace) it also kills whatever the slot's uid still owns and waits
-   until nothing is left, so a dying fork storm never counts against the next test.
+   exits, even one that left the group with `setsid()`. After every run it also kills
+   whatever the run's uid still owns and waits until nothing is left, so a dying fork storm
+   never counts against the next test.
+
+The uid is leased for the run, machine-wide (`_uid_lease`): two processes evaluating at once
+(two `lintseq eval`, or the `evaluations` asset beside one) never share one. A shared uid
+would share RLIMIT_NPROC, and the reap after one run's timeout would kill the other's.
 
 Why a launcher instead of `preexec_fn`: the runner calls this from several threads, and
 `preexec_fn` is not safe with threads; a separate process does the privileged steps with no
@@ -28,6 +32,8 @@ docs/evaluation.md.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import json
 import os
@@ -38,15 +44,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
-# The unprivileged identity of sandboxed code when we run as root. Each concurrent slot gets
+# The unprivileged identity of sandboxed code when we run as root. Each concurrent run gets
 # its own uid, so one generation's fork storm (which fills its uid's RLIMIT_NPROC) cannot stop
 # the generation running next to it from starting. None of these uids owns any file.
 SANDBOX_UID_BASE = 61000
+SANDBOX_UIDS = 64  # uids 61000-61063: more concurrent runs on one machine wait for a free one
+# One lock file per uid; a run holds its uid's flock (LOCK_EX) from before its directory is
+# made until its leftovers are reaped. Root-owned, 0700: sandboxed code cannot take a lease.
+LEASE_DIR = "/tmp/lintseq-sandbox-uids"
 SANDBOX_GID = 65534  # nogroup
 
 # Exit codes of the harness (below) and the launcher.
@@ -249,12 +260,12 @@ def _processes_of(uid: int) -> list[int]:
 
 
 def _reap_uid(uid: int, wait: float = 10.0) -> None:
-    """Kill every process of a slot's uid and wait until none is left.
+    """Kill every process of a leased uid and wait until none is left.
 
-    The uid belongs to one slot, so every process it owns is a leftover of the run that just
-    ended: children that left the group (without a PID namespace) or a fork storm the kernel
-    is still tearing down. Waiting here keeps them from counting against the next test's
-    RLIMIT_NPROC in the same slot."""
+    The lease makes the uid this run's alone, so every process it owns is a leftover of the
+    run that just ended: children that left the group (without a PID namespace) or a fork
+    storm the kernel is still tearing down. Waiting here keeps them from counting against the
+    RLIMIT_NPROC of the next run that leases this uid."""
     deadline = time.monotonic() + wait
     while True:
         pids = _processes_of(uid)
@@ -266,6 +277,48 @@ def _reap_uid(uid: int, wait: float = 10.0) -> None:
             except (ProcessLookupError, PermissionError):
                 pass
         time.sleep(0.02)
+
+
+def _lease_dir() -> str:
+    """LEASE_DIR, made if missing; refused unless it is our own directory (anyone can write
+    /tmp: a directory planted there by sandboxed code must not hold our leases)."""
+    try:
+        os.mkdir(LEASE_DIR, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(LEASE_DIR)
+    if not os.path.isdir(LEASE_DIR) or os.path.islink(LEASE_DIR) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise SandboxUnavailable(f"{LEASE_DIR} is not a 0700 directory of uid {os.geteuid()}: remove it and run again")
+    return LEASE_DIR
+
+
+@contextlib.contextmanager
+def _uid_lease(preferred: int = 0) -> Iterator[int]:
+    """A sandbox uid no other run on this machine holds, for the length of the `with`.
+
+    Tries the uids from `preferred` on (callers pass their slot, so one process's workers
+    start apart) and waits while all are taken. The lease is an flock on the uid's lock file:
+    the kernel drops it when the holder closes it or dies, so a killed evaluator never keeps a
+    uid. Processes the uid still owns when the lease starts are a dead holder's leftovers and
+    are reaped first."""
+    folder = _lease_dir()
+    while True:
+        for step in range(SANDBOX_UIDS):
+            uid = SANDBOX_UID_BASE + (preferred + step) % SANDBOX_UIDS
+            fd = os.open(os.path.join(folder, str(uid)), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                if _processes_of(uid):
+                    _reap_uid(uid)
+                yield uid
+            finally:
+                os.close(fd)
+            return
+        time.sleep(0.05)
 
 
 def _kill_group(pgid: int) -> None:
@@ -298,15 +351,16 @@ def _candidate_pythons() -> list[str]:
     return out
 
 
-def _probe(python: str, flags: int, uid: int | None) -> tuple[bool, str]:
+def _probe(python: str, flags: int, drop_privileges: bool) -> tuple[bool, str]:
     """Start the launcher with these settings on a trivial program; True if it ran."""
-    workdir = _workdir(uid)
-    try:
-        cfg = {"unshare": flags, "limits": [], "uid": uid, "gid": SANDBOX_GID, "env": _minimal_env(workdir), "argv": [python, "-I", "-c", "print('ok')"]}
-        rc, out, err, _, _ = _launch(python, workdir, cfg, "", 30.0)
-        return rc == 0 and out.strip() == "ok", err.strip()[-200:]
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with _uid_lease() if drop_privileges else contextlib.nullcontext(None) as uid:
+        workdir = _workdir(uid)
+        try:
+            cfg = {"unshare": flags, "limits": [], "uid": uid, "gid": SANDBOX_GID, "env": _minimal_env(workdir), "argv": [python, "-I", "-c", "print('ok')"]}
+            rc, out, err, _, _ = _launch(python, workdir, cfg, "", 30.0)
+            return rc == 0 and out.strip() == "ok", err.strip()[-200:]
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 @functools.lru_cache(maxsize=1)
@@ -314,25 +368,24 @@ def capabilities() -> Capabilities:
     """Probe once which isolation works here, from strongest to none, and say what is missing."""
     notes: list[str] = []
     is_root = os.geteuid() == 0
-    uid = SANDBOX_UID_BASE if is_root else None
     if not is_root:
         notes.append("not running as root: sandboxed code keeps this user's identity and file access; RLIMIT_NPROC applies to all of this user's processes")
     python = None
     for candidate in _candidate_pythons():
-        ok, err = _probe(candidate, 0, uid)
+        ok, err = _probe(candidate, 0, is_root)
         if ok:
             python = candidate
             break
         notes.append(f"{candidate} cannot run in the sandbox ({err or 'unreadable by the sandbox uid'})")
     if python is None:
         raise SandboxUnavailable("no Python interpreter can run in the sandbox: " + "; ".join(notes))
-    net, _ = _probe(python, CLONE_NEWNET, uid)
+    net, _ = _probe(python, CLONE_NEWNET, is_root)
     if not net:
         notes.append("unshare(CLONE_NEWNET) is refused here: sandboxed code is NOT isolated from the network")
-    pid, _ = _probe(python, (CLONE_NEWNET if net else 0) | CLONE_NEWPID, uid)
+    pid, _ = _probe(python, (CLONE_NEWNET if net else 0) | CLONE_NEWPID, is_root)
     if not pid:
         notes.append("unshare(CLONE_NEWPID) is refused here: only the process group is killed at the end")
-    return Capabilities(network_namespace=net, pid_namespace=pid, drop_privileges=uid is not None, python=python, notes=tuple(notes))
+    return Capabilities(network_namespace=net, pid_namespace=pid, drop_privileges=is_root, python=python, notes=tuple(notes))
 
 
 def _classify(rc: int | None, out: str, err: str, nonce: str, timed_out: bool, limits: SandboxLimits) -> tuple[str, str]:
@@ -360,12 +413,18 @@ def _classify(rc: int | None, out: str, err: str, nonce: str, timed_out: bool, l
 def run_python(source: str, limits: SandboxLimits = DEFAULT_LIMITS, slot: int = 0) -> SandboxResult:
     """Run `source` (a whole script: program plus tests) in a fresh sandboxed process.
 
-    `slot` tells concurrent callers apart (each slot has its own uid when we are root). The
-    status is `passed` only if the script ran to its end; otherwise assertion, error, timeout
-    or memory, with a one-line detail.
+    When we are root the run gets a uid of its own (`_uid_lease`); `slot` is where this
+    caller starts looking, so a process's concurrent workers do not all try the same one
+    first. The status is `passed` only if the script ran to its end; otherwise assertion,
+    error, timeout or memory, with a one-line detail.
     """
     caps = capabilities()
-    uid = SANDBOX_UID_BASE + slot if caps.drop_privileges else None
+    with _uid_lease(slot) if caps.drop_privileges else contextlib.nullcontext(None) as uid:
+        return _run_as(uid, caps, source, limits)
+
+
+def _run_as(uid: int | None, caps: Capabilities, source: str, limits: SandboxLimits) -> SandboxResult:
+    """One run as `uid` (None: as ourselves); the caller holds the uid's lease."""
     workdir = _workdir(uid)
     nonce = secrets.token_hex(16)
     try:
@@ -382,8 +441,8 @@ def run_python(source: str, limits: SandboxLimits = DEFAULT_LIMITS, slot: int = 
             "argv": [caps.python, "-I", "-c", HARNESS, "main.py"],
         }
         rc, out, err, seconds, timed_out = _launch(caps.python, workdir, cfg, nonce + "\n", limits.timeout)
-        if uid is not None and (timed_out or rc is None or rc < 0 or not caps.pid_namespace):
-            _reap_uid(uid)
+        if uid is not None:  # every run, not only killed ones: the kernel's PID-namespace teardown
+            _reap_uid(uid)  # of a fork storm whose first process exited can outlast the return
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     status, detail = _classify(rc, out, err, nonce, timed_out, limits)

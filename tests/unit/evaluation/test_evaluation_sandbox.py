@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -34,6 +36,11 @@ def _problem(task_id: str) -> Problem:
 def _sandbox_processes() -> list[str]:
     out = subprocess.run(["ps", "-eo", "uid=,stat=,args="], capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines() if line.split()[0].isdigit() and SANDBOX_UID_BASE <= int(line.split()[0]) < SANDBOX_UID_BASE + 64 and "Z" not in line.split()[1]]
+
+
+def _harness_processes() -> list[str]:
+    """Sandbox processes running generations (the harness reads its nonce), not probes."""
+    return [line for line in _sandbox_processes() if "nonce" in line]
 
 
 def test_capabilities_are_probed_and_described():
@@ -120,6 +127,31 @@ def test_a_child_that_leaves_the_group_dies_with_the_sandbox():
     code = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\nelse:\n    pass\n"
     assert run_python(code, LIMITS).passed
     assert _sandbox_processes() == []
+
+
+def test_another_evaluator_keeps_its_uid_and_survives_our_timeout():
+    """Two processes evaluate at once, both from slot 0: a real second process runs a slow,
+    correct generation while this one runs a fork storm that times out and is reaped. Each
+    run leases its own uid, so the reap leaves the other's run alone and it passes."""
+    if not capabilities().drop_privileges:
+        pytest.skip("not running as root: sandboxed code runs as this user, no uid to lease")
+    other = subprocess.Popen(
+        [sys.executable, "-c", "from lintseq_assets.evaluation.sandbox import SandboxLimits, run_python\n"
+         "r = run_python('import time\\ntime.sleep(6)\\n', SandboxLimits(timeout=30.0), slot=0)\nprint(r.status, r.detail)\n"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _harness_processes() and time.monotonic() < deadline:  # its run, not its capability probes
+            assert other.poll() is None, other.communicate()
+            time.sleep(0.02)
+        assert _harness_processes(), "the other evaluator's run never started"
+        storm = run_python("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", SandboxLimits(timeout=2.0), slot=0)
+        assert storm.status in ("timeout", "error")
+        out, err = other.communicate(timeout=60)
+    finally:
+        other.kill()
+    assert out.split()[:1] == ["passed"], (out, err[-2000:])
 
 
 def test_endless_output_is_cut_by_the_file_size_limit():
