@@ -27,22 +27,28 @@ def lintseq_home(tmp_path, monkeypatch) -> Path:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
 def pytest_collection_modifyitems(config, items) -> None:
-    """Mark every test by its tier folder, so `-m "not e2e"` and `-m unit` select tiers.
+    """Mark every test by its tier folder, so `-m "not e2e"` and `-m unit` select tiers, and
+    give it the xdist group it must run in.
 
-    `make test` runs two pytest workers (`-n 2 --dist loadgroup`); two groups keep tests that
-    must not overlap on one worker. "ray": two local clusters of 2 CPUs each on a 2-core
-    machine would only slow each other down. "sandbox": the evaluation tests look for left-over
-    processes of the sandbox's users, which another test's generations would be."""
+    `make test` runs two pytest workers (`-n 2 --dist loadgroup`). A file's tests stay on one
+    worker, in order: module-scoped fixtures hold whole-graph runs that later tests build on
+    (tests/platform/test_sequence_lineage.py). Two groups span files: "ray", since two local
+    clusters of 2 CPUs each on a 2-core machine would only slow each other down; "sandbox",
+    since the evaluation tests look for left-over processes of the sandbox's uids, which
+    another evaluation test's generations would be."""
     root = Path(__file__).parent
     for item in items:
-        parts = Path(str(item.fspath)).relative_to(root).parts
+        path = Path(str(item.fspath))
+        parts = path.relative_to(root).parts
         if parts and parts[0] in ("unit", "platform", "e2e"):
             item.add_marker(getattr(pytest.mark, parts[0]))
-        name = Path(str(item.fspath)).name
-        if "ray_cluster" in getattr(item, "fixturenames", ()) or name == "test_ray_executor.py":
-            item.add_marker(pytest.mark.xdist_group("ray"))
-        elif name.startswith("test_evaluation"):
-            item.add_marker(pytest.mark.xdist_group("sandbox"))
+        if "ray_cluster" in getattr(item, "fixturenames", ()) or path.name == "test_ray_executor.py":
+            group = "ray"
+        elif path.name.startswith("test_evaluation"):
+            group = "sandbox"
+        else:
+            group = "/".join(parts)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_collection_finish(session) -> None:

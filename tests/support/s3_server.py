@@ -38,6 +38,10 @@ def moto_server() -> Iterator[dict[str, str]]:
     }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
+    import fsspec
+
+    s3_class = fsspec.get_filesystem_class("s3")
+    s3_class.clear_instance_cache()  # a cached filesystem would still point at an earlier server's port
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -48,13 +52,12 @@ def moto_server() -> Iterator[dict[str, str]]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("moto server did not start") from None
                 time.sleep(0.2)
-        import fsspec
-
         fsspec.filesystem("s3", skip_instance_cache=True).mkdir(BUCKET)
         yield env
     finally:
         process.kill()
         process.wait()
+        s3_class.clear_instance_cache()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
