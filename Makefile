@@ -29,9 +29,9 @@ test: install
 	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(VENV)/bin/dg check defs
 	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
-# The unit tier alone: no Dagster, about a minute.
+# The unit tier alone: no Dagster; 5 minutes on one worker on a slow machine, so two here too.
 test-fast: install
-	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests/unit
+	HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup tests/unit
 
 lint: install
 	$(VENV)/bin/ruff check .
