@@ -40,6 +40,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -286,8 +287,8 @@ def _lease_dir() -> str:
         os.mkdir(LEASE_DIR, 0o700)
     except FileExistsError:
         pass
-    info = os.lstat(LEASE_DIR)
-    if not os.path.isdir(LEASE_DIR) or os.path.islink(LEASE_DIR) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+    info = os.lstat(LEASE_DIR)  # not followed: a symlink is not a directory here
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
         raise SandboxUnavailable(f"{LEASE_DIR} is not a 0700 directory of uid {os.geteuid()}: remove it and run again")
     return LEASE_DIR
 
@@ -312,8 +313,7 @@ def _uid_lease(preferred: int = 0) -> Iterator[int]:
                 os.close(fd)
                 continue
             try:
-                if _processes_of(uid):
-                    _reap_uid(uid)
+                _reap_uid(uid)  # a dead holder's leftovers; returns at once when there are none
                 yield uid
             finally:
                 os.close(fd)

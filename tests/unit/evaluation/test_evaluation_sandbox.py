@@ -19,6 +19,7 @@ from lintseq_assets.evaluation.problems import Problem
 from lintseq_assets.evaluation.runner import Generation, evaluate
 from lintseq_assets.evaluation.sandbox import (
     SANDBOX_UID_BASE,
+    SANDBOX_UIDS,
     SandboxLimits,
     capabilities,
     run_python,
@@ -35,7 +36,7 @@ def _problem(task_id: str) -> Problem:
 
 def _sandbox_processes() -> list[str]:
     out = subprocess.run(["ps", "-eo", "uid=,stat=,args="], capture_output=True, text=True, check=True).stdout
-    return [line for line in out.splitlines() if line.split()[0].isdigit() and SANDBOX_UID_BASE <= int(line.split()[0]) < SANDBOX_UID_BASE + 64 and "Z" not in line.split()[1]]
+    return [line for line in out.splitlines() if line.split()[0].isdigit() and SANDBOX_UID_BASE <= int(line.split()[0]) < SANDBOX_UID_BASE + SANDBOX_UIDS and "Z" not in line.split()[1]]
 
 
 def _harness_processes() -> list[str]:
