@@ -38,6 +38,7 @@ KNOWN = {
         ("run 13's machine, 2026-12-01 10:15 (10x run stopped at 3,300 s, in the exports)", 21.0),
         ("session 15's machine, 2026-12-01 12:50 (no 10x run: about 78 minutes at this rate)", 29.2),
         ("session 16's machine, 2026-12-01 16:09 (90K run 386 s; 10x run 15)", 28.4),
+        ("session 17's machine, 2026-12-01 19:37 (90K run 398 s; 10x run 16 5,060 s)", 33.0),
     ],
     "bench": [
         ("run 13's machine, 2026-12-01 10:25 (the 90K run at 09:06: 270 s)", 27.5),
